@@ -1,0 +1,1 @@
+"""TecoGAN library: exact ops, networks, checkpoints, data, I/O and training pieces."""

@@ -1,0 +1,22 @@
+"""One exception type for problems the user can fix (bad input, missing files, wrong flags).
+
+Command-line entry points catch it, print one clear line and exit non-zero without a traceback
+(see :func:`run_cli`). Anything else is a bug and keeps its traceback.
+"""
+import sys
+
+
+class UserError(Exception):
+    """A problem with the user's input or environment; the message says what to do."""
+
+
+def run_cli(main, *args, **kwargs):
+    """Call ``main``; turn UserError into 'error: ...' on stderr and exit status 2."""
+    try:
+        return main(*args, **kwargs)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)

@@ -1,0 +1,93 @@
+"""Reading and writing frames: image folders (as the original) and video files (beyond it).
+
+Frame order follows the original loader: names sorted alphabetically, then stably by the integer
+made of all digits in the name (so 9999 comes before 10000). Names without digits, which made the
+original raise, keep their alphabetical place (key -1, the same key the original gave to "0").
+
+Images are validated instead of silently misread: 8-bit and 16-bit, grey, RGB and RGBA PNGs are
+converted to RGB uint8-range floats; anything unreadable is a :class:`UserError` naming the file.
+"""
+import os
+import re
+
+import cv2
+import numpy as np
+
+from lib.errors import UserError
+
+IMAGE_EXTENSIONS = (".png",)
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
+
+
+def digit_sort_key(name):
+    """The original key: int of all digits in the base name; 0 (or no digits) sorts first as -1."""
+    digits = "".join(re.findall(r"\d", os.path.basename(name)))
+    value = int(digits) if digits else 0
+    return value if value != 0 else -1
+
+
+def sort_frame_names(names):
+    return sorted(sorted(names), key=digit_sort_key)
+
+
+def list_frames(folder, extensions=IMAGE_EXTENSIONS, exclude_prefix=None):
+    """Sorted full paths of the frames in ``folder``; clear errors when missing or empty."""
+    if folder is None or not os.path.isdir(folder):
+        raise UserError(f"input folder '{folder}' does not exist or is not a folder")
+    names = [n for n in os.listdir(folder)
+             if n.lower().endswith(tuple(extensions)) and os.path.isfile(os.path.join(folder, n))]
+    if exclude_prefix:
+        names = [n for n in names if not n.startswith(exclude_prefix)]
+    if not names:
+        raise UserError(f"no {'/'.join(extensions)} frames found in '{folder}'")
+    return [os.path.join(folder, n) for n in sort_frame_names(names)]
+
+
+def to_rgb_uint8(image, path="image"):
+    """Convert an array read by OpenCV (BGR/BGRA/grey, 8 or 16 bit) to RGB uint8."""
+    if image is None:
+        raise UserError(f"cannot read image '{path}' (unreadable, truncated or not an image)")
+    if image.dtype == np.uint16:
+        # 16-bit PNGs: rescale to 8 bit with rounding (the original fed raw 0..65535 values, which
+        # produced white frames; issue #44 of the original project).
+        image = np.clip(np.round(image.astype(np.float64) / 257.0), 0, 255).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise UserError(f"'{path}' has unsupported pixel type {image.dtype}; use 8- or 16-bit images")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.ndim == 3 and image.shape[2] == 1:
+        image = cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        # Alpha is dropped, as the original did (colour kept as stored).
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    elif image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    else:
+        raise UserError(f"'{path}' has an unsupported shape {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def read_image_rgb8(path):
+    """Read an image file as RGB uint8 HxWx3 (see :func:`to_rgb_uint8`)."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise UserError(f"cannot read '{path}': {err.strerror}") from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    return to_rgb_uint8(image, path)
+
+
+def write_image_rgb8(path, rgb):
+    """Write an RGB uint8 image; the format follows the extension (OpenCV defaults, as the original)."""
+    ok = cv2.imwrite(path, np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise UserError(f"cannot write image '{path}'")
+
+
+def save_img_truncated(path, image01):
+    """The original ``save_img``: x * 255, clip to [0, 255], truncate to uint8, RGB -> BGR."""
+    write_image_rgb8(path, to_uint8_truncated(image01))
+
+
+def to_uint8_truncated(image01):
+    return np.clip(np.asarray(image01) * 255.0, 0, 255).astype(np.uint8)
