@@ -1,0 +1,80 @@
+"""Every flag of the original ``main.py`` (same names, types and defaults), plus ours.
+
+Defined with absl as the original's ``tf.app.flags``. Flags that the original did not have are
+grouped at the end of each section and say so in their help.
+"""
+from absl import flags
+
+F = flags
+
+# --- general / inference (reference section 3.2) ------------------------------------------------
+F.DEFINE_integer("rand_seed", 1, "random seed for Python, NumPy and TensorFlow")
+F.DEFINE_string("input_dir_LR", None, "inference input: a folder of LR PNG frames or a video file "
+                "(mp4, mkv, webm, avi)")
+F.DEFINE_integer("input_dir_len", -1, "inference: use only the first N frames after sorting "
+                 "(-1 = all)")
+F.DEFINE_string("input_dir_HR", None, "inference alternative: HR frames, degraded on the fly "
+                "(Gaussian sigma 1.5, every 4th pixel) before super-resolving")
+F.DEFINE_string("mode", "inference", "inference or train")
+F.DEFINE_string("output_dir", None, "inference: image output folder; train: run folder")
+F.DEFINE_string("output_pre", "", "inference: sub-folder under output_dir ('' = output_dir)")
+F.DEFINE_string("output_name", "output", "inference: file-name prefix, <output_name>_<input>.<ext>")
+F.DEFINE_string("output_ext", "jpg", "inference output: jpg or png frames, or mp4/mkv for a video")
+F.DEFINE_string("summary_dir", None, "log folder (logfile.txt) and tensorboard events")
+F.DEFINE_string("checkpoint", None, "checkpoint prefix to restore, e.g. ./model/TecoGAN")
+F.DEFINE_integer("num_resblock", 16, "generator residual blocks (16 TecoGAN, 10 FRVSR/mini)")
+F.DEFINE_boolean("pre_trained_model", False, "train: load existing weights only (missing ones "
+                 "zero-filled, as the original); False: resume everything from --checkpoint")
+F.DEFINE_string("vgg_ckpt", None, "path of the TF-slim vgg_19.ckpt")
+F.DEFINE_string("cudaID", "0", "CUDA_VISIBLE_DEVICES")
+
+# --- training data ------------------------------------------------------------------------------
+F.DEFINE_integer("queue_thread", 6, "loader threads (parallel decoding)")
+F.DEFINE_integer("name_video_queue_capacity", 512, "kept for compatibility (tf.data sizes its own "
+                 "buffers)")
+F.DEFINE_integer("video_queue_capacity", 256, "shuffle buffer size in sequences")
+F.DEFINE_integer("video_queue_batch", 2, "kept for compatibility")
+F.DEFINE_integer("RNN_N", 10, "frames per training sequence")
+F.DEFINE_integer("batch_size", 4, "sequences per batch")
+F.DEFINE_boolean("flip", True, "random left-right flip")
+F.DEFINE_boolean("random_crop", True, "random crop (must be True for training)")
+F.DEFINE_boolean("movingFirstFrame", True, "synthetic camera-motion augmentation")
+F.DEFINE_integer("crop_size", 32, "LR crop size (HR = 4x)")
+F.DEFINE_string("input_video_dir", "", "training data root")
+F.DEFINE_string("input_video_pre", "scene", "scene folder prefix (<pre>_%04d)")
+F.DEFINE_integer("str_dir", 1000, "first training scene index")
+F.DEFINE_integer("end_dir", 2000, "last training scene index (inclusive)")
+F.DEFINE_integer("end_dir_val", 2050, "validation scenes are end_dir+1 .. end_dir_val")
+F.DEFINE_integer("max_frm", 119, "index of the last frame in each scene")
+
+# --- losses and optimisation --------------------------------------------------------------------
+F.DEFINE_float("vgg_scaling", -0.002, "VGG loss weight; <= 0 disables it")
+F.DEFINE_float("warp_scaling", 1.0, "weight of the LR warp loss (FNet only)")
+F.DEFINE_boolean("pingpang", False, "ping-pong sequences and loss")
+F.DEFINE_float("pp_scaling", 1.0, "ping-pong loss weight")
+F.DEFINE_float("EPS", 1e-12, "added inside the logs of the GAN losses")
+F.DEFINE_float("learning_rate", 1e-4, "base learning rate")
+F.DEFINE_integer("decay_step", 500000, "exponential decay step")
+F.DEFINE_float("decay_rate", 0.5, "exponential decay rate")
+F.DEFINE_boolean("stair", False, "staircase decay")
+F.DEFINE_float("beta", 0.9, "Adam beta1")
+F.DEFINE_float("adameps", 1e-8, "Adam epsilon")
+F.DEFINE_integer("max_epoch", None, "used only if max_iter is None")
+F.DEFINE_integer("max_iter", 1000000, "training iterations")
+F.DEFINE_integer("display_freq", 20, "print averaged losses every N steps")
+F.DEFINE_integer("summary_freq", 100, "tensorboard summaries and validation every N steps")
+F.DEFINE_integer("save_freq", 10000, "checkpoint and test inference every N steps")
+F.DEFINE_float("ratio", 0.01, "adversarial loss weight; <= 0 trains plain FRVSR (no D)")
+F.DEFINE_boolean("Dt_mergeDs", True, "spatio-temporal D with merged inputs (the only working path)")
+F.DEFINE_float("Dt_ratio_0", 1.0, "start value of the adversarial fade-in factor")
+F.DEFINE_float("Dt_ratio_add", 0.0, "fade-in increment per step")
+F.DEFINE_float("Dt_ratio_max", 1.0, "fade-in cap")
+F.DEFINE_float("Dbalance", 0.4, "update D only while the EMA of t_balance is below this")
+F.DEFINE_float("crop_dt", 0.75, "central crop fraction of the warped triplet inside D")
+F.DEFINE_boolean("D_LAYERLOSS", True, "discriminator feature-matching loss for G")
+
+# --- beyond the original: inference -------------------------------------------------------------
+F.DEFINE_boolean("overwrite", False, "replace outputs of a different clip in the output folder")
+F.DEFINE_integer("video_crf", 0, "x264 quality for --output_ext mp4/mkv: 0 = lossless, "
+                 "18 = visually lossless, higher = smaller files")
+F.DEFINE_boolean("progress", True, "show a progress bar")
