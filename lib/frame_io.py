@@ -91,3 +91,37 @@ def save_img_truncated(path, image01):
 
 def to_uint8_truncated(image01):
     return np.clip(np.asarray(image01) * 255.0, 0, 255).astype(np.uint8)
+
+
+def png_header(path):
+    """(width, height, bit_depth, colour_type) from a PNG's IHDR without decoding the image."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(33)
+    except OSError as err:
+        raise UserError(f"cannot read '{path}': {err.strerror}") from None
+    if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise UserError(f"'{path}' is not a valid PNG file (truncated or another format)")
+    width = int.from_bytes(head[16:20], "big")
+    height = int.from_bytes(head[20:24], "big")
+    return width, height, head[24], head[25]
+
+
+def image_size(path):
+    """(width, height) of an image file, cheaply for PNG."""
+    if path.lower().endswith(".png"):
+        return png_header(path)[:2]
+    image = read_image_rgb8(path)
+    return image.shape[1], image.shape[0]
+
+
+def check_same_size(paths):
+    """Raise a UserError naming the first frame whose size differs from the first frame's."""
+    first = image_size(paths[0])
+    for path in paths[1:]:
+        size = image_size(path)
+        if size != first:
+            raise UserError(f"frames must all have the same size: '{os.path.basename(paths[0])}' "
+                            f"is {first[0]}x{first[1]} but '{os.path.basename(path)}' is "
+                            f"{size[0]}x{size[1]}")
+    return first

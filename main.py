@@ -1,0 +1,63 @@
+"""TecoGAN entry point: ``--mode inference`` or ``--mode train`` (flags as in the original).
+
+    python3 main.py --mode inference --input_dir_LR ./LR/calendar --output_dir ./results/ \
+        --output_pre calendar --checkpoint ./model/TecoGAN --num_resblock 16 --output_ext png
+
+``python3 main.py --help`` explains every flag. Bad input ends with one "error: ..." line, exit 2.
+"""
+import os
+import random
+import sys
+
+
+def _early_environment(argv):
+    """Settings that must be in place before TensorFlow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for i, arg in enumerate(argv):
+        if arg.startswith("--cudaID="):
+            os.environ["CUDA_VISIBLE_DEVICES"] = arg.split("=", 1)[1]
+        elif arg == "--cudaID" and i + 1 < len(argv):
+            os.environ["CUDA_VISIBLE_DEVICES"] = argv[i + 1]
+
+
+_early_environment(sys.argv)
+
+from absl import app, flags  # noqa: E402
+
+import lib.flags  # noqa: E402,F401  (defines every flag)
+from lib.errors import UserError, run_cli  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def set_seeds(seed):
+    import numpy as np
+    import tensorflow as tf
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(argv[1:])} (flags start with --)")
+    set_seeds(FLAGS.rand_seed)
+    if FLAGS.mode == "inference":
+        from lib.inference import run_inference
+        run_inference(FLAGS)
+    elif FLAGS.mode == "train":
+        try:
+            from lib.trainer import train
+        except ImportError as err:
+            raise UserError(f"training is not available in this build: {err}") from None
+        train(FLAGS)
+    else:
+        raise UserError(f"--mode must be 'inference' or 'train', not '{FLAGS.mode}'")
+
+
+def entry(argv):
+    run_cli(main, argv)
+
+
+if __name__ == "__main__":
+    app.run(entry)
