@@ -1,4 +1,4 @@
-"""TecoGAN entry point: ``--mode inference`` or ``--mode train`` (flags as in the original).
+r"""TecoGAN entry point: ``--mode inference`` or ``--mode train`` (flags as in the original).
 
     python3 main.py --mode inference --input_dir_LR ./LR/calendar --output_dir ./results/ \
         --output_pre calendar --checkpoint ./model/TecoGAN --num_resblock 16 --output_ext png
@@ -59,5 +59,14 @@ def entry(argv):
     run_cli(main, argv)
 
 
+def print_help():
+    """--help lists the TecoGAN flags (absl's default would show only flags defined in main.py)."""
+    print(__doc__)
+    print(FLAGS.module_help(lib.flags))
+
+
 if __name__ == "__main__":
+    if any(arg in ("--help", "-h", "-?", "--helpshort") for arg in sys.argv[1:]):
+        print_help()
+        sys.exit(0)
     app.run(entry)

@@ -71,7 +71,6 @@ def main(argv):
         raise UserError(f"usage: python3 runGan.py N [flags], with N one of\n{lines}")
     mode, extra = int(argv[1]), argv[2:]
     print(f"Testing test case {mode}")
-    os.chdir(HERE) if os.environ.get("TECOGAN_RUN_IN_REPO") else None
     if mode == 0:
         status = mode_download(extra)
     elif mode == 1:

@@ -87,7 +87,7 @@ def load_official(variables_by_name, path, allow_missing=False):
                             f"the model expects {var.shape.as_list()}")
         try:
             value = reader.get_tensor(name)
-        except (tf.errors.OpError, ValueError) as err:
+        except (tf.errors.OpError, ValueError, IndexError) as err:
             raise UserError(f"checkpoint '{prefix}': tensor '{name}' cannot be read (corrupt or "
                             f"truncated data file?): {_first_line(err)}") from None
         var.assign(np.asarray(value, dtype=var.dtype.as_numpy_dtype))

@@ -1,0 +1,260 @@
+"""The original project's remote files, and fetching them (runGan mode 0, VGG19 and FRVSR for 3/4).
+
+Each :class:`Asset` is one file of the original: its URL, its size when the reference knows it,
+the folder it is unpacked into and what it must contain. The layout is exactly the original's:
+
+=====================  ==========  ===================================================
+file                   folder      contents
+=====================  ==========  ===================================================
+model.zip              model/      TecoGAN.{data-00000-of-00001,index,meta}
+vid3_LR.zip            LR/         city (34 frames), foliage (49), walk (47)
+tos_LR.zip             LR/         bridge (233), face (166), room (150)
+vid4_HR.zip            HR/         calendar (41), city (34), foliage (49), walk (47)
+tos_HR.zip             HR/         bridge (233), face (166), room (150)
+vgg_19_2016_08_28...   model/      vgg_19.ckpt (TF-slim VGG19; mode 3)
+FRVSR_Ours.zip         model/      ourFRVSR.* (the FRVSR start model; mode 3)
+=====================  ==========  ===================================================
+
+``LR/calendar`` was in the original's git repository; here it is derived from ``HR/calendar`` with
+the BD degradation (:func:`lib.degradation.bd_downsample_image`), which gives the official frames
+bit for bit. Archives are removed after unpacking, as the original did; what they held is recorded
+in ``<folder>/.tecogan_downloads.json`` (with the SHA-256 of the archive) so that a rerun skips it.
+"""
+import os
+from dataclasses import dataclass, field
+
+from lib.degradation import bd_downsample_image
+from lib.download import (DownloadError, Manifest, download_file, extract_archive,
+                          mirror_from_env, source_url)
+from lib.errors import UserError
+from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8
+
+TUM = "https://ge.in.tum.de/download/data/TecoGAN/"
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str                 # file name (also the name looked up on a mirror)
+    url: str
+    folder: str               # relative to the project root
+    size: int = None          # bytes, when known from the reference; checked
+    expect: tuple = field(default=())   # (relative path, number of .png frames or None for a file)
+
+    def present(self, root):
+        """True when everything the archive holds is already in place (e.g. unpacked by hand)."""
+        if not self.expect:
+            return False
+        base = os.path.join(root, self.folder)
+        for rel, frames in self.expect:
+            path = os.path.join(base, rel)
+            if frames is None:
+                if not os.path.isfile(path):
+                    return False
+            elif not os.path.isdir(path) or sum(
+                    1 for n in os.listdir(path) if n.endswith(".png")) < frames:
+                return False
+        return True
+
+
+ASSETS = {a.name: a for a in (
+    Asset("model.zip", TUM + "model.zip", "model", 11288778,
+          (("TecoGAN.data-00000-of-00001", None), ("TecoGAN.index", None), ("TecoGAN.meta", None))),
+    Asset("vid3_LR.zip", TUM + "vid3_LR.zip", "LR", 6651660,
+          (("city", 34), ("foliage", 49), ("walk", 47))),
+    Asset("tos_LR.zip", TUM + "tos_LR.zip", "LR", 46823577,
+          (("bridge", 233), ("face", 166), ("room", 150))),
+    Asset("vid4_HR.zip", TUM + "vid4_HR.zip", "HR", 119131308,
+          (("calendar", 41), ("city", 34), ("foliage", 49), ("walk", 47))),
+    Asset("tos_HR.zip", TUM + "tos_HR.zip", "HR", 520525105,
+          (("bridge", 233), ("face", 166), ("room", 150))),
+    # Sizes of these two are not in the reference: checked against the server's Content-Length,
+    # and against the SHA-256 recorded after the first download.
+    Asset("vgg_19_2016_08_28.tar.gz", "http://download.tensorflow.org/models/vgg_19_2016_08_28.tar.gz",
+          "model", None, (("vgg_19.ckpt", None),)),
+    Asset("FRVSR_Ours.zip", "http://ge.in.tum.de/download/2019-TecoGAN/FRVSR_Ours.zip",
+          "model", None, (("ourFRVSR.data-00000-of-00001", None),)),
+)}
+
+PARTS = {
+    "model": ("model.zip",),
+    "vid4": ("vid3_LR.zip", "vid4_HR.zip"),
+    "tos": ("tos_LR.zip", "tos_HR.zip"),
+}
+CALENDAR = "calendar"
+
+
+def parse_parts(parts):
+    """``('model','vid4')``, ``'model,vid4'`` or ``'all'`` -> validated tuple of part names."""
+    if isinstance(parts, str):
+        parts = [p.strip() for p in parts.split(",") if p.strip()]
+    parts = tuple(parts)
+    if "all" in parts:
+        parts = tuple(PARTS)
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown or not parts:
+        raise UserError(f"unknown part(s) {', '.join(unknown) or '(none)'}; choose from "
+                        f"{', '.join(PARTS)} (comma-separated) or 'all'")
+    return tuple(dict.fromkeys(parts))
+
+
+def manual_instructions(assets, root, mirror=None):
+    """Text telling where each file comes from and where it goes, to fetch it by hand."""
+    lines = []
+    for asset in assets:
+        try:
+            url = source_url(asset.url, mirror)
+        except UserError:
+            url = asset.url
+        size = f" ({asset.size:,} bytes)" if asset.size else ""
+        dest = os.path.join(root, asset.folder, asset.name)
+        lines.append(f"  {url}{size}\n      -> save as {dest}")
+    return ("\n".join(lines) + "\nthen run the same command again: the files are checked and "
+            "unpacked where they belong (or use --mirror URL_OR_FOLDER / $TECOGAN_MIRROR).")
+
+
+def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, log=print):
+    """Download (or reuse) one asset, check it, unpack it into its folder, remove the archive.
+
+    Returns ``'skipped'`` when it was complete already, else ``'fetched'``.
+    """
+    folder = os.path.join(root, asset.folder)
+    manifest = Manifest(folder)
+    if not overwrite and (manifest.entries_complete(asset.name, folder) or asset.present(root)):
+        log(f"{asset.name}: already in {folder}, skipped")
+        return "skipped"
+    url = source_url(asset.url, mirror)
+    archive = os.path.join(folder, asset.name)
+    record = manifest.get(asset.name)
+    log(f"{asset.name}: {url} -> {archive}")
+    digest = download_file(url, archive, size=asset.size or record.get("size"),
+                           sha256=record.get("sha256"), progress=progress)
+    manifest.update(asset.name, url=asset.url, size=os.path.getsize(archive), sha256=digest)
+    log(f"{asset.name}: {os.path.getsize(archive):,} bytes, sha256 {digest}; unpacking into {folder}")
+    entries = extract_archive(archive, folder, overwrite=overwrite)
+    manifest.update(asset.name, entries=entries)
+    os.remove(archive)
+    return "fetched"
+
+
+def _fetch_many(assets, root, mirror, overwrite, progress, log):
+    """Fetch every asset; report all failures together (with manual instructions if offline)."""
+    failures = []
+    for asset in assets:
+        try:
+            fetch_asset(asset, root, mirror, overwrite, progress, log)
+        except DownloadError as err:
+            failures.append((asset, err))
+        except UserError as err:
+            failures.append((asset, err))
+    if not failures:
+        return
+    reasons = "\n".join(f"  {a.name}: {e}" for a, e in failures)
+    fetchable = [a for a, e in failures if isinstance(e, DownloadError)]
+    text = f"{len(failures)} of {len(assets)} download(s) failed:\n{reasons}"
+    if fetchable:
+        offline = any(e.offline for _, e in failures if isinstance(e, DownloadError))
+        text += ("\n" + ("The server could not be reached (offline?). " if offline else "")
+                 + "To fetch by hand, download:\n" + manual_instructions(fetchable, root, mirror))
+    raise UserError(text)
+
+
+def derive_lr_calendar(root=".", overwrite=False, log=print):
+    """Make ``LR/calendar`` from ``HR/calendar`` with the BD degradation (bit-exact to the official).
+
+    Existing LR frames with the same pixels are kept; different ones are only replaced with
+    ``overwrite``. Returns the number of frames written.
+    """
+    hr_dir = os.path.join(root, "HR", CALENDAR)
+    lr_dir = os.path.join(root, "LR", CALENDAR)
+    frames = list_frames(hr_dir)
+    plan, conflicts = [], []
+    for path in frames:
+        lr = bd_downsample_image(read_image_rgb8(path))
+        dest = os.path.join(lr_dir, os.path.basename(path))
+        if os.path.exists(dest):
+            try:
+                same = (read_image_rgb8(dest) == lr).all() if os.path.isfile(dest) else False
+            except UserError:
+                same = False
+            if same:
+                continue
+            conflicts.append(dest)
+        plan.append((dest, lr))
+    if conflicts and not overwrite:
+        raise UserError(f"{len(conflicts)} file(s) in '{lr_dir}' differ from the frames derived "
+                        f"from '{hr_dir}' (e.g. '{conflicts[0]}'); nothing was changed. Move them "
+                        "away or run again with --overwrite")
+    os.makedirs(lr_dir, exist_ok=True)
+    for dest, lr in plan:
+        tmp = os.path.join(lr_dir, ".partial_" + os.path.basename(dest))
+        write_image_rgb8(tmp, lr)
+        os.replace(tmp, dest)
+    log(f"LR/{CALENDAR}: {len(plan)} frame(s) derived from HR/{CALENDAR} "
+        f"({len(frames) - len(plan)} already there)")
+    return len(plan)
+
+
+def fetch_test_data(root=".", parts=("model", "vid4", "tos"), mirror=None, overwrite=False,
+                    progress=True, log=print):
+    """runGan mode 0: the trained model and the Vid4 / ToS test data, in the original layout.
+
+    ``parts``: any of ``model`` (model.zip -> model/), ``vid4`` (vid3_LR.zip -> LR/,
+    vid4_HR.zip -> HR/, then LR/calendar derived from HR/calendar) and ``tos`` (tos_LR.zip -> LR/,
+    tos_HR.zip -> HR/); a tuple or a comma-separated string, or ``'all'``.
+    ``mirror``: base URL / file:// URL / folder holding the same file names (default
+    ``$TECOGAN_MIRROR``). Complete parts are skipped; existing different files are only replaced
+    with ``overwrite``. Raises UserError listing every failure and how to fetch by hand.
+    """
+    parts = parse_parts(parts)
+    mirror = mirror_from_env(mirror)
+    assets = [ASSETS[name] for part in parts for name in PARTS[part]]
+    _fetch_many(assets, root, mirror, overwrite, progress, log)
+    if "vid4" in parts:
+        derive_lr_calendar(root, overwrite=overwrite, log=log)
+    return {part: [os.path.join(root, ASSETS[n].folder) for n in PARTS[part]] for part in parts}
+
+
+def ensure_vgg19(model_dir="model", mirror=None, progress=True, log=print):
+    """Path of the TF-slim VGG19 checkpoint ``<model_dir>/vgg_19.ckpt``, downloaded if missing."""
+    ckpt = os.path.join(model_dir, "vgg_19.ckpt")
+    if os.path.isfile(ckpt):
+        return ckpt
+    asset = ASSETS["vgg_19_2016_08_28.tar.gz"]
+    _fetch_into(asset, model_dir, mirror, progress, log)
+    if not os.path.isfile(ckpt):
+        raise UserError(f"'{asset.name}' did not contain vgg_19.ckpt; expected '{ckpt}'")
+    return ckpt
+
+
+def ensure_frvsr_model(model_dir="model", mirror=None, progress=True, log=print):
+    """Checkpoint prefix of the FRVSR start model (``<model_dir>/ourFRVSR``), downloaded if missing.
+
+    The original checks ``ourFRVSR.data-00000-of-00001``. Should the archive name its checkpoint
+    differently (its exact contents are not documented), the single ``*.index`` it holds is used.
+    """
+    prefix = os.path.join(model_dir, "ourFRVSR")
+    if os.path.isfile(prefix + ".data-00000-of-00001"):
+        return prefix
+    asset = ASSETS["FRVSR_Ours.zip"]
+    entries = _fetch_into(asset, model_dir, mirror, progress, log)
+    if os.path.isfile(prefix + ".data-00000-of-00001"):
+        return prefix
+    indexes = [name for name, _ in entries if name.endswith(".index")]
+    if len(indexes) == 1:
+        return os.path.join(model_dir, indexes[0][:-len(".index")])
+    raise UserError(f"'{asset.name}' unpacked into '{model_dir}' but holds no single checkpoint "
+                    f"(entries: {', '.join(n for n, _ in entries[:8])}); pass --checkpoint")
+
+
+def _fetch_into(asset, model_dir, mirror, progress, log):
+    """Fetch one model asset into ``model_dir`` (not necessarily ``model/``); entries unpacked."""
+    folder = model_dir
+    moved = Asset(asset.name, asset.url, os.path.basename(os.path.normpath(folder)) or ".",
+                  asset.size, asset.expect)
+    root = os.path.dirname(os.path.normpath(folder)) or "."
+    try:
+        fetch_asset(moved, root, mirror_from_env(mirror), overwrite=False, progress=progress, log=log)
+    except DownloadError as err:
+        raise UserError(f"{err}\nTo fetch it by hand, download:\n"
+                        + manual_instructions([moved], root, mirror)) from None
+    return Manifest(folder).get(asset.name).get("entries", [])
