@@ -21,9 +21,9 @@ bit for bit. Archives are removed after unpacking, as the original did; what the
 in ``<folder>/.tecogan_downloads.json`` (with the SHA-256 of the archive) so that a rerun skips it.
 """
 import os
+import urllib.parse
 from dataclasses import dataclass, field
 
-from lib.degradation import bd_downsample_image
 from lib.download import (DownloadError, Manifest, download_file, extract_archive,
                           mirror_from_env, source_url)
 from lib.errors import UserError
@@ -107,7 +107,8 @@ def manual_instructions(assets, root, mirror=None):
             url = asset.url
         size = f" ({asset.size:,} bytes)" if asset.size else ""
         dest = os.path.join(root, asset.folder, asset.name)
-        lines.append(f"  {url}{size}\n      -> save as {dest}")
+        also = f"\n      (original: {asset.url})" if url != asset.url else ""
+        lines.append(f"  {url}{size}{also}\n      -> save as {dest}")
     return ("\n".join(lines) + "\nthen run the same command again: the files are checked and "
             "unpacked where they belong (or use --mirror URL_OR_FOLDER / $TECOGAN_MIRROR).")
 
@@ -136,16 +137,26 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
     return "fetched"
 
 
+def _host(url):
+    parts = urllib.parse.urlsplit(url)
+    return parts.netloc if parts.scheme.lower() in ("http", "https") else None
+
+
 def _fetch_many(assets, root, mirror, overwrite, progress, log):
     """Fetch every asset; report all failures together (with manual instructions if offline)."""
-    failures = []
+    failures, unreachable = [], set()
     for asset in assets:
+        host = _host(source_url(asset.url, mirror))
+        if host in unreachable:   # do not wait for the same dead host again
+            failures.append((asset, DownloadError(f"not tried: {host} could not be reached",
+                                                  url=asset.url, offline=True)))
+            continue
         try:
             fetch_asset(asset, root, mirror, overwrite, progress, log)
-        except DownloadError as err:
+        except UserError as err:   # DownloadError included; the other assets still go on
             failures.append((asset, err))
-        except UserError as err:
-            failures.append((asset, err))
+            if isinstance(err, DownloadError) and err.offline and host:
+                unreachable.add(host)
     if not failures:
         return
     reasons = "\n".join(f"  {a.name}: {e}" for a, e in failures)
@@ -164,6 +175,7 @@ def derive_lr_calendar(root=".", overwrite=False, log=print):
     Existing LR frames with the same pixels are kept; different ones are only replaced with
     ``overwrite``. Returns the number of frames written.
     """
+    from lib.degradation import bd_downsample_image   # imports TensorFlow: only when needed
     hr_dir = os.path.join(root, "HR", CALENDAR)
     lr_dir = os.path.join(root, "LR", CALENDAR)
     frames = list_frames(hr_dir)
@@ -258,3 +270,36 @@ def _fetch_into(asset, model_dir, mirror, progress, log):
         raise UserError(f"{err}\nTo fetch it by hand, download:\n"
                         + manual_instructions([moved], root, mirror)) from None
     return Manifest(folder).get(asset.name).get("entries", [])
+
+
+def build_parser(prog="runGan.py 0"):
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Download the official TecoGAN model and the Vid4 / Tears-of-Steel test data "
+                    "into model/, LR/ and HR/ (the original layout). Interrupted downloads resume; "
+                    "complete parts are skipped.")
+    parser.add_argument("--parts", default="model,vid4,tos",
+                        help="comma-separated subset of: model (model.zip -> model/), vid4 "
+                             "(vid3_LR.zip -> LR/, vid4_HR.zip -> HR/, LR/calendar derived from "
+                             "HR/calendar), tos (tos_LR.zip -> LR/, tos_HR.zip -> HR/); or 'all' "
+                             "(default: %(default)s)")
+    parser.add_argument("--mirror", default=None,
+                        help="fetch the same file names from this base URL, file:// URL or local "
+                             "folder instead of the original server (default: $TECOGAN_MIRROR if set)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="fetch again and replace existing files that differ from the "
+                             "archives (without it, such files are never touched)")
+    parser.add_argument("--root", default=".",
+                        help="project folder that receives model/, LR/ and HR/ (default: %(default)s)")
+    return parser
+
+
+def main(argv=None):
+    """Command line of runGan mode 0 (``python3 runGan.py 0 [--parts ...] [--mirror ...]``)."""
+    args = build_parser().parse_args(argv)
+    done = fetch_test_data(args.root, parts=args.parts, mirror=args.mirror,
+                           overwrite=args.overwrite)
+    for part, folders in done.items():
+        print(f"{part}: ready in {', '.join(sorted(set(folders)))}")
+    return 0

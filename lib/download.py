@@ -256,7 +256,7 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
         if attempt > retries:
             raise DownloadError(
                 f"download of {url} interrupted ({interrupted}); {got:,} bytes kept in "
-                f"'{partial}': run again to resume", url=url, dest=dest, offline=True)
+                f"'{partial}': run again to resume", url=url, dest=dest)
     digest = _verify(partial, url, dest, size, sha256)
     os.replace(partial, dest)
     return digest
