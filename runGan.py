@@ -52,8 +52,23 @@ def mode_inference(extra):
 
 
 def mode_metrics(extra):
-    from metrics.evaluate import run_mode2_cli
-    return run_mode2_cli(extra)
+    """Every ./results/<scene> against ./HR/<scene>, plus the bicubic baseline of ./LR/<scene>.
+
+    Extra flags: --no_bicubic, --lpips off, --results_root/--hr_root/--lr_root/--output DIR.
+    """
+    import argparse
+    from metrics.evaluate import run_mode2
+    parser = argparse.ArgumentParser(prog="python3 runGan.py 2")
+    parser.add_argument("--results_root", default="./results")
+    parser.add_argument("--hr_root", default="./HR")
+    parser.add_argument("--lr_root", default="./LR")
+    parser.add_argument("--output", default="./results/metric_log/")
+    parser.add_argument("--no_bicubic", action="store_true", help="skip the bicubic baseline")
+    parser.add_argument("--lpips", choices=("auto", "off"), default="auto")
+    args = parser.parse_args(extra)
+    run_mode2(results_root=args.results_root, hr_root=args.hr_root, lr_root=args.lr_root,
+              output=args.output, with_bicubic=not args.no_bicubic, lpips=args.lpips)
+    return 0
 
 
 def mode_train(extra, tecogan):

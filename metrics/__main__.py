@@ -1,0 +1,57 @@
+"""``python3 -m metrics --output DIR --results a,b --targets c,d [--baseline_lr lr_a,lr_b]``.
+
+The original ``metrics.py`` command line (comma lists, paired in order), plus the bicubic baseline
+and switches of ours. User-fixable problems print one ``error: ...`` line and exit with status 2.
+"""
+import argparse
+import sys
+
+from lib.errors import UserError, run_cli
+
+
+def _split(text):
+    return [p for p in (text or "").split(",") if p.strip()] if text else []
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python3 -m metrics",
+        description="TecoGAN metrics (PSNR-Y, SSIM-Y, LPIPS, tOF, tLP100) of result frame folders "
+                    "against ground-truth folders, computed as the original metrics.py.")
+    parser.add_argument("--output", required=True,
+                        help="folder for metrics.csv, metricsfile.txt, the per-frame CSV, plots")
+    parser.add_argument("--results", default="", help="comma list of result folders (may be "
+                        "left out with --baseline_lr: then only the bicubic baseline is scored)")
+    parser.add_argument("--targets", default="", help="comma list of ground-truth folders, "
+                        "one per result folder, same order")
+    parser.add_argument("--baseline_lr", default="", help="(ours) comma list of LR folders, one "
+                        "per target: also score their legacy bicubic x4 as the 'bicubic' method")
+    parser.add_argument("--lpips", choices=("auto", "off"), default="auto",
+                        help="(ours) 'auto': LPIPS/tLP when torch, lpips and the AlexNet weights "
+                        "are there; 'off': skip them")
+    parser.add_argument("--device", default=None,
+                        help="(ours) torch device for LPIPS (default: cuda if available, else cpu)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="(ours) print every per-frame line (always in metricsfile.txt)")
+    parser.add_argument("--no_progress", action="store_true", help="(ours) no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    from metrics.evaluate import evaluate
+
+    args = parse_args(argv)
+    results, targets = _split(args.results), _split(args.targets)
+    baseline = _split(args.baseline_lr)
+    if not results and not targets:
+        raise UserError("give --results and --targets (comma lists of folders, paired in order)")
+    # --targets with --baseline_lr but no --results: score the bicubic baseline only
+    paired = (results, targets) if results or not baseline else ([], [])
+    return evaluate(*paired, args.output, baseline_lr=baseline or None,
+                    baseline_targets=targets if baseline else None, lpips=args.lpips,
+                    device=args.device, progress=not args.no_progress, verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    run_cli(main, sys.argv[1:])
+    sys.exit(0)

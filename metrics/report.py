@@ -1,0 +1,230 @@
+"""Writing the results: the original's ``metrics.csv`` and ``metricsfile.txt``, and ours.
+
+Original layout (reference section 7.3), per method folder:
+
+* ``metrics.csv``: for each folder k a table with columns ``PSNR_kk, SSIM_kk, LPIPS_kk, tOF_kk,
+  tLP100_kk`` (one row per evaluated frame, float32, the shorter temporal columns NaN-padded at the
+  end; folder 0 overwrites the file, later folders append with their own header), then the tables
+  ``Avg_<KEY>`` (per-folder means, one row per folder), ``FolderAvg_<KEY>`` (mean of the folder
+  means) and ``FrameAvg_<KEY>`` (sum over all frames / frame count), each appended with its header.
+  Sums and means are taken in float32 as the original did.
+* ``metricsfile.txt``: the log, appended to on every run, with the original's lines.
+
+Ours, beside them: ``metrics_per_frame.csv`` (tidy: method, scene, frame, name, one column per
+metric, empty where a metric is not defined or not computed), ``plots/<scene>.png`` (each metric
+over
+the frames, one line per method) and ``summary.csv`` / the printed summary table.
+
+Metrics that were not computed (LPIPS/tLP without the AlexNet weights) are NaN in memory and empty
+in every file: no number is ever invented.
+"""
+import math
+import os
+
+import numpy as np
+
+KEYS = ("PSNR", "SSIM", "LPIPS", "tOF", "tLP100")
+TEMPORAL_KEYS = ("tOF", "tLP100")
+LABELS = {"PSNR": "PSNR-Y (dB)", "SSIM": "SSIM-Y", "LPIPS": "LPIPS", "tOF": "tOF",
+          "tLP100": "tLP100"}
+
+
+class MetricsLog:
+    """Appends lines to ``metricsfile.txt`` (as the original's tee) and echoes some to stdout."""
+
+    def __init__(self, path):
+        self.path = path
+        self.handle = open(path, "a")
+
+    def __call__(self, line, echo=True):
+        self.handle.write(line + "\n")
+        self.handle.flush()
+        if echo:
+            print(line, flush=True)
+
+    def close(self):
+        self.handle.close()
+
+
+def folder_stats(values):
+    """The original's per-folder numbers: (float32 list, float32 sum, count, mean); NaN if empty."""
+    cur = np.float32(values)
+    if cur.size == 0 or np.all(np.isnan(cur)):
+        return cur, np.float32("nan"), cur.size, np.float32("nan")
+    total = cur.sum()
+    return cur, total, cur.shape[0], total / cur.shape[0]
+
+
+def aggregate(folder_results):
+    """Per-key aggregates as the original: {'Avg': {key: [means]}, 'FolderAvg', 'FrameAvg', 'n'}."""
+    avg = {k: [] for k in KEYS}
+    frame_sum = {k: np.float32(0) for k in KEYS}
+    frame_len = {k: 0 for k in KEYS}
+    folder_sum = {k: np.float32(0) for k in KEYS}
+    for res in folder_results:
+        for key in KEYS:
+            _, total, count, mean = folder_stats(res.values[key])
+            avg[key].append(mean)
+            frame_sum[key] += total
+            frame_len[key] += count
+            folder_sum[key] += mean
+    n = len(folder_results)
+    return {
+        "Avg": {k: np.float32(avg[k]) for k in KEYS},
+        "FolderAvg": {k: folder_sum[k] / n if n else np.float32("nan") for k in KEYS},
+        "FrameAvg": {k: frame_sum[k] / frame_len[k] if frame_len[k] else np.float32("nan")
+                     for k in KEYS},
+        "n": frame_len,
+    }
+
+
+def _fmt(value, spec="%.4f"):
+    value = float(value)
+    return "n/a" if math.isnan(value) else spec % value
+
+
+def log_folder_summary(log, folder_index, res):
+    """The original's 'KEY_kk, max x, min y, avg z' lines."""
+    for key in KEYS:
+        cur, _, _, mean = folder_stats(res.values[key])
+        name = f"{key}_{folder_index:02d}"
+        if np.isnan(mean):
+            log(f"{name}, not computed")
+        else:
+            log("%s, max %02.4f, min %02.4f, avg %02.4f" % (name, cur.max(), cur.min(), mean))
+
+
+def log_totals(log, agg):
+    for key in KEYS:
+        if np.isnan(agg["FrameAvg"][key]):
+            log(f"{key}, total frame {agg['n'][key]}, not computed")
+        else:
+            log("%s, total frame %d, total avg %02.4f, folder avg %02.4f"
+                % (key, agg["n"][key], agg["FrameAvg"][key], agg["FolderAvg"][key]))
+
+
+def write_original_csv(path, folder_results, agg):
+    """``metrics.csv`` in the original's layout (see the module docstring)."""
+    import pandas as pd
+
+    for k, res in enumerate(folder_results):
+        table = {f"{key}_{k:02d}": pd.Series(np.float32(res.values[key]), dtype=np.float32)
+                 for key in KEYS}
+        pd.DataFrame(table).to_csv(path, mode="w" if k == 0 else "a")
+    pd.DataFrame({f"Avg_{key}": pd.Series(agg["Avg"][key], dtype=np.float32)
+                  for key in KEYS}).to_csv(path, mode="a")
+    pd.DataFrame({f"FolderAvg_{key}": pd.Series([agg["FolderAvg"][key]])
+                  for key in KEYS}).to_csv(path, mode="a")
+    pd.DataFrame({f"FrameAvg_{key}": pd.Series([agg["FrameAvg"][key]])
+                  for key in KEYS}).to_csv(path, mode="a")
+
+
+def tidy_rows(folder_results):
+    """One dict per evaluated frame: method, scene, frame, name and the metrics (NaN if none)."""
+    rows = []
+    for res in folder_results:
+        for j, (frame, name) in enumerate(zip(res.frames, res.names)):
+            row = {"method": res.method, "scene": res.scene, "frame": frame, "name": name}
+            for key in KEYS:
+                if key in TEMPORAL_KEYS:   # defined from the second evaluated frame on
+                    row[key] = res.values[key][j - 1] if j > 0 else float("nan")
+                else:
+                    row[key] = res.values[key][j]
+            rows.append(row)
+    return rows
+
+
+def write_tidy_csv(path, folder_results):
+    import pandas as pd
+
+    frame = pd.DataFrame(tidy_rows(folder_results),
+                         columns=["method", "scene", "frame", "name", *KEYS])
+    frame.to_csv(path, index=False, float_format="%.10g")
+    return frame
+
+
+def summary_rows(groups):
+    """Rows (dicts) of the summary: each folder, then the scene mean and frame mean per method."""
+    rows = []
+    for method, results in groups:
+        agg = aggregate(results)
+        for k, res in enumerate(results):
+            row = {"method": method, "scene": res.scene, "frames": len(res.frames)}
+            row.update({key: float(agg["Avg"][key][k]) for key in KEYS})
+            rows.append(row)
+        if len(results) > 1:
+            rows.append({"method": method, "scene": "mean over scenes",
+                         "frames": sum(len(r.frames) for r in results),
+                         **{key: float(agg["FolderAvg"][key]) for key in KEYS}})
+            rows.append({"method": method, "scene": "mean over frames",
+                         "frames": sum(len(r.frames) for r in results),
+                         **{key: float(agg["FrameAvg"][key]) for key in KEYS}})
+    return rows
+
+
+def format_summary(rows):
+    """A plain-text table of :func:`summary_rows` (n/a where a metric was not computed)."""
+    header = ["method", "scene", "frames", *[LABELS[k] for k in KEYS]]
+    body = [[r["method"], r["scene"], str(r["frames"]), *[_fmt(r[k]) for k in KEYS]] for r in rows]
+    widths = [max(len(line[i]) for line in [header] + body) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths)))
+
+    out = [line(header), line(["-" * w for w in widths])]
+    previous = None
+    for cells in body:
+        if previous is not None and cells[0] != previous:
+            out.append("")
+        out.append(line(cells))
+        previous = cells[0]
+    return "\n".join(out)
+
+
+def write_summary_csv(path, rows):
+    import pandas as pd
+
+    pd.DataFrame(rows, columns=["method", "scene", "frames", *KEYS]).to_csv(
+        path, index=False, float_format="%.10g")
+
+
+def plot_scenes(folder, folder_results):
+    """``<folder>/<scene>.png``: each metric over the frames, one line per method. Returns paths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(folder, exist_ok=True)
+    scenes = []
+    for res in folder_results:
+        if res.scene not in scenes:
+            scenes.append(res.scene)
+    paths = []
+    rows = tidy_rows(folder_results)
+    for scene in scenes:
+        fig, axes = plt.subplots(len(KEYS), 1, figsize=(8, 2.2 * len(KEYS)), sharex=True)
+        for ax, key in zip(axes, KEYS):
+            drawn = False
+            for method in dict.fromkeys(r["method"] for r in rows if r["scene"] == scene):
+                pts = [(r["frame"], r[key]) for r in rows
+                       if r["scene"] == scene and r["method"] == method and not math.isnan(r[key])]
+                if pts:
+                    xs, ys = zip(*pts)
+                    ax.plot(xs, ys, marker=".", label=method)
+                    drawn = True
+            ax.set_ylabel(LABELS[key])
+            ax.grid(alpha=0.3)
+            if drawn:
+                ax.legend(fontsize="small", loc="best")
+            else:
+                ax.text(0.5, 0.5, "not computed", ha="center", va="center",
+                        transform=ax.transAxes, color="grey")
+        axes[-1].set_xlabel("frame index (sorted, 0-based)")
+        fig.suptitle(f"{scene}: metrics per frame")
+        fig.tight_layout()
+        path = os.path.join(folder, f"{scene}.png")
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        paths.append(path)
+    return paths
