@@ -73,7 +73,9 @@ def mode_metrics(extra):
 
 def mode_train(extra, tecogan):
     from lib.train_recipes import run_training_mode
-    return run_training_mode(3 if tecogan else 4, extra, call_main)
+    # main.py runs in its own process group; SIGINT/SIGTERM to runGan are forwarded exactly once,
+    # so the child saves its last checkpoint before it exits.
+    return run_training_mode(3 if tecogan else 4, extra)
 
 
 def _has_flag(args, name):

@@ -32,7 +32,8 @@ F.DEFINE_string("cudaID", "0", "CUDA_VISIBLE_DEVICES")
 F.DEFINE_integer("queue_thread", 6, "loader threads (parallel decoding)")
 F.DEFINE_integer("name_video_queue_capacity", 512, "kept for compatibility (tf.data sizes its own "
                  "buffers)")
-F.DEFINE_integer("video_queue_capacity", 256, "shuffle buffer size in sequences")
+F.DEFINE_integer("video_queue_capacity", 256, "kept for compatibility (each epoch is a full "
+                 "shuffle of all sequences)")
 F.DEFINE_integer("video_queue_batch", 2, "kept for compatibility")
 F.DEFINE_integer("RNN_N", 10, "frames per training sequence")
 F.DEFINE_integer("batch_size", 4, "sequences per batch")
@@ -78,3 +79,30 @@ F.DEFINE_boolean("overwrite", False, "replace outputs of a different clip in the
 F.DEFINE_integer("video_crf", 0, "x264 quality for --output_ext mp4/mkv: 0 = lossless, "
                  "18 = visually lossless, higher = smaller files")
 F.DEFINE_boolean("progress", True, "show a progress bar")
+F.DEFINE_integer("tile", 0, "inference: run the generator on overlapping N x N LR tiles (exact, "
+                 "bounded memory for large frames); 0 = automatic (untiled when the frame fits in "
+                 "free memory), -1 = never tile")
+F.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "fp16"], "inference: generator arithmetic; "
+              "bf16/fp16 are faster on GPUs (and bf16 on CPUs with AVX512_BF16/AMX) but not "
+              "identical to the original")
+F.DEFINE_boolean("fast_path", True, "inference: the generator's HR part in the sub-pixel domain "
+                 "(same arithmetic, within 1e-6 of the literal graph, faster); --nofast_path runs "
+                 "the original's graph op for op")
+
+# --- beyond the original: training --------------------------------------------------------------
+F.DEFINE_boolean("init_missing_resblocks", False, "train with --pre_trained_model: residual blocks "
+                 "missing from the checkpoint start as trainable identities (Glorot conv_1, zero "
+                 "conv_2) instead of the original's zero fill, whose blocks can never learn")
+F.DEFINE_enum("distribute", "auto", ["auto", "none", "mirrored", "multiworker"],
+              "train: auto = MultiWorkerMirroredStrategy when TF_CONFIG names several workers, "
+              "MirroredStrategy over all visible GPUs when there are several, else one device")
+F.DEFINE_boolean("test_inference", True, "train: after each checkpoint, super-resolve the first 10 "
+                 "frames of --test_input_dir into <output_dir>/train/ (the original's "
+                 "testWhileTrain)")
+F.DEFINE_string("test_input_dir", "./LR/calendar/", "train: LR frames for the test inference")
+F.DEFINE_integer("keep_checkpoints", 50, "train: checkpoints kept in the run folder (the "
+                 "original's max_to_keep)")
+F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
+                 "reproducible runs and resumes, somewhat slower)")
+F.DEFINE_boolean("gif_summaries", True, "train: GIF summaries (LR, HR, Generated, WarpPreGen) "
+                 "every --summary_freq steps")

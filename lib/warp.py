@@ -20,6 +20,9 @@ def dense_image_warp(image, flow):
     grid_y, grid_x = tf.meshgrid(tf.range(height), tf.range(width), indexing="ij")
     grid = tf.cast(tf.stack([grid_y, grid_x], axis=-1), flow.dtype)
     query = grid[tf.newaxis] - flow                                 # [B, H, W, 2]
+    # A non-finite flow (diverged weights) would index out of bounds in the gather below; sample
+    # the corner instead so the NaN shows up in the losses, not as a crash.
+    query = tf.where(tf.math.is_finite(query), query, tf.zeros_like(query))
 
     floors, alphas = [], []
     for axis, size in ((0, height), (1, width)):
