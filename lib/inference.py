@@ -27,6 +27,7 @@ from lib.frame_io import (VIDEO_EXTENSIONS, check_same_size, image_size, list_fr
 from lib.logging_utils import log_only, tee_stdout
 from lib.networks import FNet, Generator
 from lib.recurrent import RecurrentUpscaler, warmup_order
+from lib.tiling import choose_tile
 
 FRAME_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp")
 VIDEO_OUTPUTS = ("mp4", "mkv")
@@ -168,6 +169,21 @@ class OutputPlan:
                 os.remove(os.path.join(self.image_dir, name))
 
 
+BACKGROUND_NICENESS = 10
+
+
+def lower_thread_priority(niceness=BACKGROUND_NICENESS):
+    """Make the calling thread yield to the network's threads (Linux; elsewhere a no-op).
+
+    Encoding a frame takes a core away from the network's parallel convolutions, which then wait
+    for their slowest thread; at a lower priority the I/O threads mostly fill the gaps instead.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
+
+
 class BackgroundWriter:
     """Writes frames in a thread (bounded queue), so disk I/O overlaps the network."""
 
@@ -184,15 +200,16 @@ class BackgroundWriter:
         self.thread.start()
 
     def _run(self):
+        lower_thread_priority()
         while True:
             item = self.queue.get()
             if item is None:
                 return
             if self.error is not None:
                 continue
-            name, frame01 = item
+            name, frame = item
             try:
-                rgb = to_uint8_truncated(frame01)
+                rgb = frame if frame.dtype == np.uint8 else to_uint8_truncated(frame)
                 if self.video is not None:
                     self.video.write(rgb)
                 else:
@@ -200,11 +217,12 @@ class BackgroundWriter:
             except Exception as err:  # reported in the main thread
                 self.error = err
 
-    def put(self, name, frame01):
+    def put(self, name, frame):
+        """Queue a frame: uint8 RGB as saved, or floats in [0, 1] (converted as the original)."""
         if self.error is not None:
             raise self.error
         self.announce(name)
-        self.queue.put((name, frame01))
+        self.queue.put((name, frame))
 
     def close(self):
         self.queue.put(None)
@@ -224,6 +242,7 @@ def prefetch(iterable, depth=3):
     done = object()
 
     def worker():
+        lower_thread_priority()
         try:
             for item in iterable:
                 buffer.put((item, None))
@@ -245,6 +264,7 @@ def run_inference(flags):
     """The whole inference mode; ``flags`` holds the original flag names (absl FLAGS or a namespace)."""
     if not flags.output_dir:
         raise UserError("--output_dir is required")
+    _tile_flag(flags)
     summary_dir = flags.summary_dir or os.path.join(flags.output_dir, "log")
     source = open_source(flags.input_dir_LR, flags.input_dir_HR, flags.input_dir_len)
     image_dir = os.path.join(flags.output_dir, flags.output_pre) if flags.output_pre else \
@@ -262,11 +282,37 @@ def run_inference(flags):
         tee.close()
 
 
+def _tile_flag(flags):
+    tile = getattr(flags, "tile", 0)
+    if tile < -1:
+        raise UserError(f"--tile must be a tile size in LR pixels, 0 (automatic) or -1 (never "
+                        f"tile), not {tile}")
+    return tile
+
+
+def make_upscaler(flags, generator, fnet, height, width):
+    """The recurrent step with the inference flags beyond the original (tile, precision, fast)."""
+    tile = _tile_flag(flags)
+    fast = getattr(flags, "fast_path", True)
+    if tile == 0:
+        tile = choose_tile(height, width, generator.num_resblock, fast=fast)
+    upscaler = RecurrentUpscaler(generator, fnet, height, width, tile=max(tile, 0), fast=fast,
+                                 precision=getattr(flags, "precision", "fp32"))
+    details = [upscaler.tiles.describe()]
+    if upscaler.precision != "fp32":
+        details.append(f"{upscaler.precision} generator")
+    if not upscaler.fast:
+        details.append("literal graph")
+    message = f"generator: {', '.join(details)}"
+    log_only(message) if upscaler.tiles.trivial and len(details) == 1 else print(message)
+    return upscaler
+
+
 def _run(flags, source, plan, generator, fnet):
     width, height = source.size
     print(f"input shape: [1, {height}, {width}, 3]")
     print(f"output shape: [1, {4 * height}, {4 * width}, 3]")
-    upscaler = RecurrentUpscaler(generator, fnet, height, width)
+    upscaler = make_upscaler(flags, generator, fnet, height, width)
     print("Finish building the network")
     print(f"Loading weights from ckpt model: {flags.checkpoint}")
     os.makedirs(plan.image_dir, exist_ok=True)
@@ -285,6 +331,8 @@ def _run(flags, source, plan, generator, fnet):
         bar = tqdm(total=total, unit="frame", desc="super-resolving", dynamic_ncols=True)
     srtime = 0.0
     prev_lr = prev_out = None
+    loop_start = traced = time.perf_counter()
+    traced_steps = 0
     try:
         for step, ((name, rgb), warm) in enumerate(warmup_order(prefetch(iter(source)))):
             if rgb.shape[:2] != (height, width):
@@ -292,14 +340,17 @@ def _run(flags, source, plan, generator, fnet):
                                 f"{width}x{height}")
             cur = tf.constant(rgb[np.newaxis].astype(np.float32) / 255.0)
             start = time.time()
-            out = upscaler.first(cur) if step == 0 else upscaler.next(prev_lr, cur, prev_out)
-            frame01 = out.numpy()[0]
+            out, out_u8 = upscaler.first_u8(cur) if step == 0 else \
+                upscaler.next_u8(prev_lr, cur, prev_out)
+            frame_u8 = out_u8.numpy()[0]
             srtime += time.time() - start
+            if step <= 1:                      # both graphs traced after step 1
+                traced, traced_steps = time.perf_counter(), step + 1
             if warm:
                 message = f"Warming up {n_warmup - step}"
                 log_only(message) if show_progress else print(message)
             else:
-                writer.put(name, frame01)
+                writer.put(name, frame_u8)
             prev_lr, prev_out = cur, out
             if bar is not None:
                 bar.update(1)
@@ -312,5 +363,8 @@ def _run(flags, source, plan, generator, fnet):
         bar.close()
     writer.close()
     print(f"total time {srtime}, frame number {total}")
-    return {"seconds": srtime, "frames": total,
+    end = time.perf_counter()
+    return {"seconds": srtime, "frames": total, "loop_seconds": end - loop_start,
+            "steady_seconds": end - traced, "steady_frames": total - traced_steps,
+            "tiles": upscaler.tiles.count,
             "output": plan.video_path if plan.is_video else plan.image_dir}
