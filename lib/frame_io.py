@@ -67,14 +67,18 @@ def to_rgb_uint8(image, path="image"):
     return np.ascontiguousarray(image)
 
 
-def read_image_rgb8(path):
-    """Read an image file as RGB uint8 HxWx3 (see :func:`to_rgb_uint8`)."""
+def decode_image_file(path):
+    """The image as OpenCV decodes it (any depth and channels), or None when it cannot."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
         raise UserError(f"cannot read '{path}': {err.strerror}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    return to_rgb_uint8(image, path)
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+
+
+def read_image_rgb8(path):
+    """Read an image file as RGB uint8 HxWx3 (see :func:`to_rgb_uint8`)."""
+    return to_rgb_uint8(decode_image_file(path), path)
 
 
 def write_image_rgb8(path, rgb):

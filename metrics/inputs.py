@@ -17,11 +17,10 @@ Sizes and bit depths come from the PNG header (IHDR), so checking costs no decod
 import os
 import struct
 
-import cv2
 import numpy as np
 
 from lib.errors import UserError
-from lib.frame_io import list_frames, to_rgb_uint8
+from lib.frame_io import decode_image_file, list_frames, to_rgb_uint8
 
 CUT_FRAMES = 2          # the original's ``cutfr``: skipped at each end
 MIN_FRAMES = 2 * CUT_FRAMES + 2
@@ -61,11 +60,7 @@ def png_header(path):
 
 def read_frame(path):
     """Decode an 8-bit PNG frame as RGB uint8 (grey and RGBA converted as the original's imread)."""
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as err:
-        raise UserError(f"cannot read '{path}': {err.strerror}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    image = decode_image_file(path)
     if image is not None and image.dtype != np.uint8:
         raise UserError(f"'{path}' is a {8 * image.dtype.itemsize}-bit image; the metrics are "
                         "defined on 8-bit frames, convert it to 8 bit first")
