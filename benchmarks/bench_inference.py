@@ -363,7 +363,49 @@ def worker_fps(job):
     return result
 
 
-WORKERS = {"e2e": worker_e2e, "stages": worker_stages, "torch": worker_torch,
+def worker_tf1(job):
+    """The original's execution model: a compat.v1 graph with the literal ops, placeholders and
+    state variables, two session calls per frame (``before_ops``, then ``outputs``), as main.py.
+
+    The original code itself is not part of this repository; this is its graph structure with our
+    literal layers (the same ops, verified against the TF1 fixture). Network time only, as the
+    original's "total time".
+    """
+    import tensorflow as tf
+    from lib.networks import FNet, Generator
+    from lib.recurrent import RecurrentUpscaler
+    frames = _frames(job, job.get("frames", 14))
+    h, w = frames[0].shape[1:3]
+    graph = tf.Graph()
+    with graph.as_default():
+        generator, fnet = Generator(job["blocks"]), FNet()
+        up = RecurrentUpscaler(generator, fnet, h, w, tile=-1, fast=False)
+        inputs = tf.compat.v1.placeholder(tf.float32, [1, h, w, 3])
+        pre_inputs = tf.Variable(tf.zeros([1, h, w, 3]))
+        pre_gen = tf.Variable(tf.zeros([1, 4 * h, 4 * w, 3]))
+        pre_warp = tf.Variable(tf.zeros([1, 4 * h, 4 * w, 3]))
+        gen_output = up.generate(inputs, pre_warp)
+        with tf.control_dependencies([pre_inputs.assign(inputs)]):
+            outputs = pre_gen.assign(gen_output)
+        before_ops = pre_warp.assign(up.warp_previous(pre_inputs, inputs, pre_gen))
+        init = tf.compat.v1.global_variables_initializer()
+        saver = tf.compat.v1.train.Saver({**generator.official_variables(),
+                                          **fnet.official_variables()})
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(init)
+            saver.restore(session, job["ckpt"])          # by name, as the original restored
+            times = []
+            for i, frame in enumerate(frames):
+                start = time.perf_counter()
+                if i:
+                    session.run(before_ops, {inputs: frame})
+                out = session.run(outputs, {inputs: frame})
+                times.append(time.perf_counter() - start)
+    return {"session_ms": 1e3 * float(np.median(times[2:])), "peaks": [matmul_peak(reps=4)],
+            "max_output": float(np.abs(out).max())}
+
+
+WORKERS = {"e2e": worker_e2e, "tf1": worker_tf1, "stages": worker_stages, "torch": worker_torch,
            "precision": worker_precision, "fps": worker_fps}
 
 
@@ -429,6 +471,8 @@ def main():
                     print(f"  stages: {row['stages']}", flush=True)
                     row["literal"] = run_worker({**job, "kind": "e2e", "fast": False})
                     print(f"  literal graph e2e: {row['literal']}", flush=True)
+                    row["tf1"] = run_worker({**job, "kind": "tf1"})
+                    print(f"  TF1-style session: {row['tf1']}", flush=True)
                 if label == "calendar" and b == blocks[0] and not args.no_precision:
                     gpu = bool(report["machine"]["gpus"])
                     row["precision"] = run_worker({**job, "kind": "precision", "frames": 12,
@@ -523,6 +567,11 @@ def print_report(report):
             literal, fast = row["literal"]["steady_ms"], row["e2e"]["steady_ms"]
             print(f"  end to end with --nofast_path (the literal graph): {literal:.0f} ms/frame, "
                   f"{literal / fast:.2f}x the fast path's {fast:.0f}")
+            tf1 = row["tf1"]["session_ms"]
+            print(f"  the original's execution model (compat.v1 session, literal graph, 2 session "
+                  f"calls per frame, network only): {tf1:.0f} ms/frame = "
+                  f"{row['gflop'] / tf1 * 1e3 / max(row['tf1']['peaks']):.2f} of the peak; our "
+                  f"mode end to end is {tf1 / fast:.2f}x as fast")
     for row in report["rows"]:
         if "torch" in row:
             t = row["torch"]

@@ -39,6 +39,7 @@ class RecurrentUpscaler:
         self.fast = bool(fast) or precision != "fp32"
         self.tiles = TilePlan(lr_height, lr_width, max(0, int(tile)),
                               generator_halo(generator.num_resblock))
+        self._warp = fastpath.xla_warp() if self.fast else dense_image_warp
         lr_spec = tf.TensorSpec([1, lr_height, lr_width, 3], tf.float32)
         hr_spec = tf.TensorSpec([1, 4 * lr_height, 4 * lr_width, 3], tf.float32)
         # Fixed shapes: traced once, no per-frame retracing.
@@ -54,8 +55,7 @@ class RecurrentUpscaler:
 
     def warp_previous(self, prev_lr, cur_lr, prev_output):
         hr_flow = upscale_four(self.lr_flow(prev_lr, cur_lr) * 4.0)
-        warp = fastpath.dense_image_warp_xla if self.fast else dense_image_warp
-        return warp(prev_output, hr_flow)
+        return self._warp(prev_output, hr_flow)
 
     def generator_output(self, gen_input):
         """The generator in [-1, 1], tiled and/or through the fast graph as configured."""
