@@ -33,7 +33,7 @@ SCENE_NAME = "scene_%04d"
 def build_parser():
     parser = argparse.ArgumentParser(
         description="Download the TecoGAN training videos and extract scenes of consecutive frames "
-                    "as <disk_path>/scene_%04d/col_high_%04d.png (frames scaled by 0.5). Scene ids "
+                    "as <disk_path>/scene_%04d/col_high_%04d.png (frames scaled by --scale, 0.5 as the original). Scene ids "
                     "are stable per video (see --original_numbering); a rerun skips complete "
                     "scenes and resumes downloads.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -68,6 +68,9 @@ def build_parser():
                              "worked, so a failed video shifts all later ids")
     parser.add_argument("--min_size", default=400, type=int,
                         help="skip videos whose width or height is below this (as the original)")
+    parser.add_argument("--scale", default=0.5, type=float,
+                        help="resize factor applied to every frame (INTER_AREA); the original's "
+                             "0.5 halves 720p/1080p footage, 1.0 keeps small clips whole")
     parser.add_argument("--format", default="bestvideo/best",
                         help="yt-dlp format selection (the original's)")
     return parser
@@ -224,7 +227,7 @@ def scene_complete(folder, duration):
     return all(os.path.isfile(os.path.join(folder, FRAME_NAME % i)) for i in range(duration))
 
 
-def extract_scenes(path, scenes, duration, log, name):
+def extract_scenes(path, scenes, duration, log, name, scale=0.5):
     """Write the frames of ``scenes`` = [(scene folder, start)] from one decoding pass.
 
     Returns {folder: None if complete else the reason it is not}.
@@ -256,7 +259,8 @@ def extract_scenes(path, scenes, duration, log, name):
             targets = wanted.get(index)
             if targets:
                 # the original: cv.resize(frame, (0, 0), fx=0.5, fy=0.5, interpolation=INTER_AREA)
-                small = cv2.resize(frame, (0, 0), fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+                small = frame if scale == 1.0 else cv2.resize(
+                    frame, (0, 0), fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
                 for folder, i in targets:
                     final = os.path.join(folder, FRAME_NAME % i)
                     tmp = os.path.join(folder, ".partial_" + FRAME_NAME % i)
@@ -299,6 +303,8 @@ def check_flags(flags):
         raise UserError(f"--start_id must not be negative, got {flags.start_id}")
     if flags.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {flags.jobs}")
+    if not 0.0 < flags.scale <= 1.0:
+        raise UserError(f"--scale must be in (0, 1], got {flags.scale}")
 
 
 def main(argv=None):
@@ -378,21 +384,24 @@ def run(flags, videos, log):
             ids = [stable[(k, j)] for j in range(len(video.starts))]
         size = ("[%d,%d]" % (fetched.width, fetched.height) if fetched.width is not None
                 else "[unknown size]")
+        # the original logs "//2" for its fixed 0.5; other --scale values are shown as "*s"
+        size += "//2" if flags.scale == 0.5 else "*%g" % flags.scale
         todo, failed = [], []
         for scene_id, start in zip(ids, video.starts):
             folder = scene_dir(flags, scene_id)
             source = fetched.path or video.source
             if flags.TEST:
-                log("folder %s: %dx%s//2 at frame %d of %s (TEST: not written)"
+                log("folder %s: %dx%s at frame %d of %s (TEST: not written)"
                     % (folder, flags.duration, size, start, source))
             elif scene_complete(folder, flags.duration):
                 log("folder %s: complete, skipped" % folder)
             else:
-                log("folder %s: %dx%s//2 at frame %d of %s"
+                log("folder %s: %dx%s at frame %d of %s"
                     % (folder, flags.duration, size, start, source))
                 todo.append((folder, start))
         if todo:
-            results = extract_scenes(fetched.path, todo, flags.duration, log, video.name)
+            results = extract_scenes(fetched.path, todo, flags.duration, log, video.name,
+                                     flags.scale)
             for scene_id in ids:
                 folder = scene_dir(flags, scene_id)
                 if results.get(folder):

@@ -1,7 +1,8 @@
 """The numbered-mode runner of the original, kept thin: ``python3 runGan.py N [extra flags]``.
 
   0  download the official model and the test scenes (model/, LR/, HR/)
-  1  inference: ./LR/calendar -> ./results/calendar with ./model/TecoGAN
+  1  inference: ./LR/calendar -> ./results/calendar with ./model/TecoGAN; without it, the model
+     this project ships (model/shipped/) on its demo clip -> ./results/bigbuckbunny/
   2  evaluation: every ./results/<scene> against ./HR/<scene> -> ./results/metric_log/
   3  train TecoGAN (needs model/vgg_19.ckpt and an FRVSR start model; fetched when missing)
   4  train FRVSR (the pre-training stage, no discriminator)
@@ -38,8 +39,7 @@ def mode_download(extra):
 def mode_inference(extra):
     checkpoint = "./model/TecoGAN"
     if not os.path.exists(checkpoint + ".index") and not _has_flag(extra, "checkpoint"):
-        raise UserError("the official model ./model/TecoGAN is missing; fetch it with "
-                        "'python3 runGan.py 0' (or pass --checkpoint PATH)")
+        return mode_inference_shipped(extra)
     if not os.path.isdir("./LR/calendar") and not _has_flag(extra, "input_dir_LR") \
             and not _has_flag(extra, "input_dir_HR"):
         raise UserError("the test input ./LR/calendar is missing; fetch it with "
@@ -49,6 +49,29 @@ def mode_inference(extra):
             "--mode", "inference", "--input_dir_LR", "./LR/calendar", "--output_pre", "calendar",
             "--num_resblock", "16", "--checkpoint", checkpoint, "--output_ext", "png"]
     return call_main(args + list(extra))
+
+
+def mode_inference_shipped(extra):
+    """No official model: the model this project trained (model/shipped/) on the shipped demo clip
+    (or on --input_dir_LR/--input_dir_HR when given), then a bicubic | ours comparison image."""
+    from lib import demo
+    checkpoint = demo.shipped_checkpoint()
+    blocks = demo.checkpoint_num_resblock(checkpoint)
+    own_input = _has_flag(extra, "input_dir_LR") or _has_flag(extra, "input_dir_HR")
+    print(f"./model/TecoGAN (the official model) is not here: using the model trained by this "
+          f"project, {os.path.relpath(checkpoint, demo.REPO_ROOT)} ({blocks} residual blocks; see model/README.md)."
+          "\nFor the official model and the Vid4 scenes run 'python3 runGan.py 0' first.")
+    name = "calendar" if own_input else demo.DEMO_NAME
+    os.makedirs("./results/", exist_ok=True)
+    args = ["--cudaID", "0", "--output_dir", "./results/", "--summary_dir", "./results/log/",
+            "--mode", "inference", "--input_dir_LR", demo.DEMO_LR, "--output_pre", name,
+            "--num_resblock", str(blocks), "--checkpoint", checkpoint, "--output_ext", "png"]
+    status = call_main(args + list(extra))
+    if status == 0 and not own_input and not _has_flag(extra, "output_ext") \
+            and not _has_flag(extra, "output_pre") and not _has_flag(extra, "output_dir"):
+        demo.write_comparison(demo.DEMO_LR, os.path.join("./results", name),
+                              os.path.join("./results", f"{name}_bicubic_vs_ours.png"))
+    return status
 
 
 def mode_metrics(extra):

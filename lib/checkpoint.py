@@ -115,3 +115,23 @@ def save_official(variables_by_name, prefix, write_state_file=True):
         with open(os.path.join(folder, "checkpoint"), "w") as handle:
             handle.write(f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n')
     return prefix
+
+
+def export_inference_weights(source, prefix):
+    """Copy only the generator and FNet tensors of ``source`` to a new bundle at ``prefix``.
+
+    A training checkpoint (``<run>/model-N``, also holding the global step and, for TecoGAN, the
+    discriminator) becomes a model like the released one: the official names inference restores,
+    nothing else. Returns (prefix, residual block count).
+    """
+    from lib.networks import FNet, Generator
+    src, _, shapes = open_checkpoint(source)
+    blocks = checkpoint_resblocks(shapes)
+    if not blocks:
+        raise UserError(f"checkpoint '{src}' holds no generator residual blocks")
+    variables = {**Generator(blocks).official_variables(), **FNet().official_variables()}
+    load_official(variables, src)
+    if os.path.exists(prefix + ".index"):
+        raise UserError(f"'{prefix}.index' exists; remove it first (nothing was overwritten)")
+    save_official(variables, prefix, write_state_file=False)
+    return prefix, blocks

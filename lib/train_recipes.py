@@ -126,6 +126,28 @@ def training_data_dir(option=None):
     return path
 
 
+def _last_flag_value(args, name):
+    """Value of the last ``--name V`` / ``--name=V`` in ``args`` (absl takes the last), or None."""
+    value = None
+    for i, arg in enumerate(args):
+        if arg == f"--{name}" and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith(f"--{name}="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def vgg_enabled(extra):
+    """False when the extra flags switch the VGG loss off (``--vgg_scaling`` <= 0, as main.py)."""
+    value = _last_flag_value(extra, "vgg_scaling")
+    if value is None:
+        return True
+    try:
+        return float(value) > 0
+    except ValueError:
+        raise UserError(f"--vgg_scaling needs a number, got '{value}'") from None
+
+
 def build_command(mode, extra, fetch=True, now=None, log=print):
     """(main.py argument list, run folder) for runGan mode 3 or 4."""
     if mode not in (3, 4):
@@ -145,7 +167,16 @@ def build_command(mode, extra, fetch=True, now=None, log=print):
     frvsr_ckpt = os.path.join(model_dir, "ourFRVSR")
     if fetch:
         from lib.assets import ensure_frvsr_model, ensure_vgg19
-        vgg_ckpt = ensure_vgg19(model_dir, mirror=options.get("mirror"))
+        if vgg_enabled(rest):
+            try:
+                vgg_ckpt = ensure_vgg19(model_dir, mirror=options.get("mirror"))
+            except UserError as err:
+                raise UserError(f"{err}\nTo train TecoGAN without the VGG19 feature loss, add "
+                                "--vgg_scaling -1 (the losses then match the original with "
+                                "vgg_scaling <= 0)") from None
+        else:
+            log("--vgg_scaling <= 0: training without the VGG19 feature loss (no vgg_19.ckpt "
+                "needed)")
         if not resuming and not any(a.split("=")[0] == "--checkpoint" for a in rest):
             frvsr_ckpt = ensure_frvsr_model(model_dir, mirror=options.get("mirror"))
     return mode3_args(data_dir, run_dir, vgg_ckpt, frvsr_ckpt) + rest, run_dir

@@ -211,3 +211,21 @@ def test_help_lists_original_and_new_flags(capsys):
     assert "/mnt/netdisk/data/video/" in text and "2000" in text and "120" in text
     with pytest.raises(UserError, match="--duration"):
         dataPrepare.main(["--duration", "0"])
+
+
+def test_scale_keeps_small_clips_whole(tmp_path, shared):
+    """--scale 1.0 (with --min_size below the clip) writes the decoded frames unresized."""
+    vid = videos(shared)
+    status, disk, log = run(tmp_path, [f"{vid['cockatoo']} 7"], "--duration", "2", "--scale", "1.0")
+    assert status == 0 and "*1 at frame 7" in log
+    ref = {}
+    cap = cv2.VideoCapture(vid["cockatoo"])
+    for i in range(9):
+        ok, bgr = cap.read()
+        ref[i] = bgr[:, :, ::-1]
+    for i in range(2):
+        ours = read_image_rgb8(str(disk / "scene_2000" / f"col_high_{i:04d}.png"))
+        assert ours.shape == (720, 1280, 3)
+        np.testing.assert_array_equal(ours, ref[7 + i])
+    with pytest.raises(UserError, match="--scale"):
+        dataPrepare.main(["--scale", "0", "--disk_path", str(tmp_path / "x")])

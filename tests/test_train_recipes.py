@@ -122,3 +122,21 @@ def test_sigint_is_forwarded_once_and_the_exit_status_returned(tmp_path):
         if parent.poll() is None:
             parent.kill()
     assert marker.read_text() == "1"
+
+
+def test_mode3_without_vgg_needs_no_download(tmp_path, monkeypatch):
+    """--vgg_scaling <= 0 trains TecoGAN without VGG19: nothing is fetched, the flag wins."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(TRAIN_DATA_ENV, str(tmp_path))
+    empty_mirror = tmp_path / "mirror"
+    empty_mirror.mkdir()
+    extra = ["--mirror", str(empty_mirror), "--vgg_scaling", "-1", "--checkpoint", "start/model"]
+    args, _ = build_command(3, extra, fetch=True, log=lambda *a: None)
+    assert args[-4:] == ["--vgg_scaling", "-1", "--checkpoint", "start/model"]
+    assert not (tmp_path / "model" / "vgg_19.ckpt").exists()
+    # with the VGG loss on, the missing file is fetched; offline that fails with a way out
+    with pytest.raises(UserError, match="--vgg_scaling -1"):
+        build_command(3, ["--mirror", str(empty_mirror), "--checkpoint", "start/model"],
+                      fetch=True, log=lambda *a: None)
+    with pytest.raises(UserError, match="needs a number"):
+        build_command(3, ["--vgg_scaling=abc"], fetch=True, log=lambda *a: None)
