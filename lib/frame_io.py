@@ -105,9 +105,11 @@ def png_header(path):
     except OSError as err:
         raise UserError(f"cannot read '{path}': {err.strerror}") from None
     if len(head) < 33 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        raise UserError(f"'{path}' is not a valid PNG file (truncated or another format)")
+        raise UserError(f"'{path}' is not a PNG image (truncated or another format)")
     width = int.from_bytes(head[16:20], "big")
     height = int.from_bytes(head[20:24], "big")
+    if width == 0 or height == 0:
+        raise UserError(f"'{path}' is an empty PNG image (size {width}x{height})")
     return width, height, head[24], head[25]
 
 

@@ -15,17 +15,16 @@ is computed, so a bad folder is reported at once:
 Sizes and bit depths come from the PNG header (IHDR), so checking costs no decoding.
 """
 import os
-import struct
 
 import numpy as np
 
+from lib import frame_io
 from lib.errors import UserError
 from lib.frame_io import decode_image_file, list_frames, to_rgb_uint8
 
 CUT_FRAMES = 2          # the original's ``cutfr``: skipped at each end
 MIN_FRAMES = 2 * CUT_FRAMES + 2
 EXCLUDE_PREFIX = "IB"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _OTHER_IMAGES = (".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -45,16 +44,7 @@ def list_pngs(folder, role):
 
 def png_header(path):
     """(height, width, bit_depth) from a PNG file's IHDR chunk; UserError if it is not a PNG."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(29)
-    except OSError as err:
-        raise UserError(f"cannot read '{path}': {err.strerror}") from None
-    if len(head) < 26 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
-        raise UserError(f"'{path}' is not a PNG image (wrong or truncated header)")
-    width, height, depth = struct.unpack(">IIB", head[16:25])
-    if width == 0 or height == 0:
-        raise UserError(f"'{path}' is an empty PNG image (size {width}x{height})")
+    width, height, depth, _ = frame_io.png_header(path)
     return height, width, depth
 
 

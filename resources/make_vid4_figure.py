@@ -1,0 +1,67 @@
+"""The README figure ``resources/vid4_shipped.png``: Vid4 crops of bicubic, our shipped FRVSR and
+TecoGAN models, and the ground truth, side by side (one row per scene).
+
+    python3 resources/make_vid4_figure.py --lr_root ../shared/data/Vid4/LR \\
+        --hr_root ../shared/data/Vid4/GT --results FRVSR=eval_vid4/FRVSR_ours \\
+        --results TecoGAN=eval_vid4/TecoGAN_ours
+
+Each results folder holds ``<scene>/output_*.png`` as ``runGan.py 1`` / main.py write them.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from lib.demo import _label, bicubic_x4                              # noqa: E402
+from lib.errors import UserError, run_cli                            # noqa: E402
+from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8   # noqa: E402
+
+# (scene, frame index, top, left) of a 160x160 HR crop with fine detail in each scene
+CROPS = [("calendar", 20, 250, 300), ("city", 20, 200, 250), ("foliage", 20, 180, 300),
+         ("walk", 20, 150, 330)]
+SIZE = 160
+ZOOM = 2
+
+
+def crop(image, top, left):
+    import cv2
+    patch = image[top:top + SIZE, left:left + SIZE]
+    return cv2.resize(patch, (SIZE * ZOOM, SIZE * ZOOM), interpolation=cv2.INTER_NEAREST)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lr_root", required=True)
+    parser.add_argument("--hr_root", required=True)
+    parser.add_argument("--results", action="append", default=[], metavar="NAME=DIR")
+    parser.add_argument("--output", default=os.path.join(HERE, "vid4_shipped.png"))
+    args = parser.parse_args(argv[1:])
+    methods = [r.split("=", 1) for r in args.results]
+    if not methods or any(len(m) != 2 for m in methods):
+        raise UserError("give at least one --results NAME=DIR")
+    rows = []
+    for scene, index, top, left in CROPS:
+        lr = read_image_rgb8(list_frames(os.path.join(args.lr_root, scene))[index])
+        gt = read_image_rgb8(list_frames(os.path.join(args.hr_root, scene))[index])
+        panels = [("bicubic", bicubic_x4(lr))]
+        for name, folder in methods:
+            panels.append((f"ours {name}",
+                           read_image_rgb8(list_frames(os.path.join(folder, scene))[index])))
+        panels.append(("ground truth", gt))
+        row = []
+        for label, image in panels:
+            row.append(_label(np.ascontiguousarray(crop(image, top, left)), label))
+            row.append(np.full((SIZE * ZOOM, 4, 3), 255, np.uint8))
+        rows.append(np.concatenate(row[:-1], axis=1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+    write_image_rgb8(args.output, np.concatenate(rows[:-1], axis=0))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main, sys.argv))

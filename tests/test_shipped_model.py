@@ -1,0 +1,120 @@
+"""The model this project trained and ships (model/shipped/), the demo clip, and runGan.py 1 offline.
+
+The quality checks run the shipped model on real frames it never saw in training and compare its
+PSNR-Y (the metric script's Y and border crop) with the legacy bicubic baseline.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT, shared_path
+from lib import demo
+from lib.frame_io import list_frames, read_image_rgb8
+from metrics.image_metrics import crop_8x8, psnr_y
+
+# Margin over bicubic required on real sequences; the Vid4 average is in model/README.md.
+MIN_GAIN_DB = 0.5
+
+
+def run_rungan(args, cwd, timeout=600):
+    return subprocess.run([sys.executable, os.path.join(REPO_ROOT, "runGan.py")] + list(args),
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def mean_psnr_y(targets, predictions):
+    values = []
+    for target, prediction in zip(targets, predictions):
+        target, _, _ = crop_8x8(target.astype(np.float64))
+        prediction, _, _ = crop_8x8(prediction.astype(np.float64))
+        values.append(psnr_y(target, prediction))
+    return float(np.mean(values))
+
+
+@pytest.mark.parametrize("kind", sorted(demo.SHIPPED_MODELS))
+def test_shipped_checkpoint_is_an_official_style_model(kind):
+    """Exactly the generator + FNet tensors in the official names, finite, a few MB."""
+    import tensorflow as tf
+
+    from lib.checkpoint import load_official
+    from lib.networks import FNet, Generator
+    prefix = demo.shipped_checkpoint(kind)
+    blocks = demo.checkpoint_num_resblock(prefix)
+    variables = {**Generator(blocks).official_variables(), **FNet().official_variables()}
+    stored = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    assert set(stored) == set(variables)
+    assert load_official(variables, prefix) == []
+    for name, var in variables.items():
+        assert np.all(np.isfinite(var.numpy())), name
+    size = os.path.getsize(prefix + ".data-00000-of-00001")
+    assert size == 4 * sum(int(np.prod(v.shape)) for v in variables.values())
+    assert size < 16 * 2 ** 20
+
+
+def test_demo_clip_is_bigbuckbunny_frames_120_to_131(tmp_path):
+    """The shipped LR frames are reproduced bit for bit from the CC-BY source video."""
+    video = shared_path("data", "videos", "bigbuckbunny.mp4")
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "resources", "demo",
+                                                          "make_demo_clip.py"),
+                             "--video", video, "--output", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    shipped = list_frames(demo.DEMO_LR)
+    remade = list_frames(str(tmp_path))
+    assert [os.path.basename(p) for p in shipped] == [f"{i:04d}.png" for i in range(120, 132)]
+    assert [os.path.basename(p) for p in remade] == [os.path.basename(p) for p in shipped]
+    for a, b in zip(shipped, remade):
+        assert np.array_equal(read_image_rgb8(a), read_image_rgb8(b)), a
+
+
+def test_rungan_1_offline_uses_the_shipped_model_and_beats_bicubic(tmp_path):
+    """A fresh folder without ./model/TecoGAN: runGan.py 1 super-resolves the demo clip, writes
+    the comparison image, and the frames beat bicubic against the real HR frames."""
+    result = run_rungan(["1"], cwd=str(tmp_path))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "model/shipped/TecoGAN_ours" in result.stdout
+    outputs = list_frames(str(tmp_path / "results" / demo.DEMO_NAME))
+    assert [os.path.basename(p) for p in outputs] == [f"output_{i:04d}.png" for i in range(120, 132)]
+    comparison = read_image_rgb8(str(tmp_path / "results" /
+                                     f"{demo.DEMO_NAME}_bicubic_vs_ours.png"))
+    assert comparison.shape[0] == 720 and comparison.shape[1] > 1280
+    srs = [read_image_rgb8(p) for p in outputs]
+    assert all(sr.shape == (720, 1280, 3) for sr in srs)
+
+    from lib.video_io import iter_video_frames
+    video = shared_path("data", "videos", "bigbuckbunny.mp4")
+    hrs = [f for i, f in enumerate(iter_video_frames(video)) if 120 <= i <= 131]
+    bicubic = [demo.bicubic_x4(read_image_rgb8(p)) for p in list_frames(demo.DEMO_LR)]
+    ours, base = mean_psnr_y(hrs, srs), mean_psnr_y(hrs, bicubic)
+    assert ours > base + MIN_GAIN_DB, (ours, base)
+
+
+@pytest.mark.parametrize("kind", sorted(demo.SHIPPED_MODELS))
+def test_shipped_model_beats_bicubic_on_vid4_calendar(tmp_path, kind):
+    """First 10 frames of Vid4 calendar (test data, never trained on), through main.py."""
+    lr_dir = shared_path("data", "Vid4", "LR", "calendar")
+    gt_dir = shared_path("data", "Vid4", "GT", "calendar")
+    prefix = demo.shipped_checkpoint(kind)
+    args = ["--mode", "inference", "--input_dir_LR", lr_dir, "--input_dir_len", "10",
+            "--output_dir", str(tmp_path), "--checkpoint", prefix,
+            "--num_resblock", str(demo.checkpoint_num_resblock(prefix)), "--output_ext", "png"]
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "main.py")] + args,
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    srs = [read_image_rgb8(p) for p in list_frames(str(tmp_path))[:10]]
+    lrs = [read_image_rgb8(p) for p in list_frames(lr_dir)[:10]]
+    gts = [read_image_rgb8(p) for p in list_frames(gt_dir)[:10]]
+    ours = mean_psnr_y(gts, srs)
+    base = mean_psnr_y(gts, [demo.bicubic_x4(lr) for lr in lrs])
+    assert ours > base + MIN_GAIN_DB, (ours, base)
+
+
+def test_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch):
+    from lib.errors import UserError
+    monkeypatch.setitem(demo.SHIPPED_MODELS, "TecoGAN", str(tmp_path / "absent"))
+    with pytest.raises(UserError, match="git checkout -- model/shipped"):
+        demo.shipped_checkpoint("TecoGAN")
