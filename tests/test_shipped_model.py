@@ -118,3 +118,46 @@ def test_missing_shipped_model_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(demo.SHIPPED_MODELS, "TecoGAN", str(tmp_path / "absent"))
     with pytest.raises(UserError, match="git checkout -- model/shipped"):
         demo.shipped_checkpoint("TecoGAN")
+
+
+def test_export_keeps_only_generator_and_fnet(tmp_path):
+    """A training checkpoint (weights + global step + others) exports to the released layout."""
+    import tensorflow as tf
+
+    from inference_helpers import save_random_model
+    from lib.checkpoint import export_inference_weights, save_official
+    from lib.errors import UserError
+    from lib.networks import FNet, Generator
+    source = save_random_model(str(tmp_path / "run" / "model-7"), num_resblock=2)
+    extra = {"get_learning_rate_and_global_step/global_step": tf.Variable(7, dtype=tf.int64),
+             "discriminator/discriminator_unit/dense_1/kernel": tf.Variable(tf.ones([2, 2]))}
+    reader = tf.train.load_checkpoint(source)
+    everything = {name: tf.Variable(reader.get_tensor(name))
+                  for name in reader.get_variable_to_shape_map()}
+    save_official({**everything, **extra}, source)
+    prefix, blocks = export_inference_weights(source, str(tmp_path / "out" / "mine"))
+    assert blocks == 2
+    exported = tf.train.load_checkpoint(prefix)
+    names = set(exported.get_variable_to_shape_map())
+    assert names == set(Generator(2).official_variables()) | set(FNet().official_variables())
+    for name in names:
+        np.testing.assert_array_equal(exported.get_tensor(name), reader.get_tensor(name))
+    before = os.path.getmtime(prefix + ".index")
+    with pytest.raises(UserError, match="exists"):
+        export_inference_weights(source, prefix)
+    assert os.path.getmtime(prefix + ".index") == before
+
+
+def test_side_by_side_is_bicubic_then_the_result():
+    rng = np.random.default_rng(0)
+    lr = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    sr = rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)
+    image = demo.side_by_side(lr, sr)
+    half = 48                                   # crop_fraction 0.5 of the width, centred
+    left, right = image[:, :half], image[:, -half:]
+    bicubic = demo.bicubic_x4(lr)[:, 24:72]
+    # below the label box both panels are the untouched crops
+    np.testing.assert_array_equal(left[40:], bicubic[40:])
+    np.testing.assert_array_equal(right[40:], sr[40:, 24:72])
+    with pytest.raises(Exception, match="not 4x"):
+        demo.side_by_side(lr, sr[:40])
