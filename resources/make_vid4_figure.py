@@ -24,7 +24,7 @@ from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8   # noqa
 CROPS = [("calendar", 20, 250, 300), ("city", 20, 200, 250), ("foliage", 20, 180, 300),
          ("walk", 20, 150, 330)]
 SIZE = 160
-ZOOM = 2
+ZOOM = 1
 
 
 def crop(image, top, left):
