@@ -33,9 +33,9 @@ SCENE_NAME = "scene_%04d"
 def build_parser():
     parser = argparse.ArgumentParser(
         description="Download the TecoGAN training videos and extract scenes of consecutive frames "
-                    "as <disk_path>/scene_%04d/col_high_%04d.png (frames scaled by --scale, 0.5 as the original). Scene ids "
-                    "are stable per video (see --original_numbering); a rerun skips complete "
-                    "scenes and resumes downloads.",
+                    "as <disk_path>/scene_%04d/col_high_%04d.png (frames scaled by --scale, "
+                    "0.5 as the original). Scene ids are stable per video (see "
+                    "--original_numbering); a rerun skips complete scenes and resumes downloads.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--start_id", default=2000, type=int,
                         help="id of the first scene (runGan trains on 2000-2250 and validates "

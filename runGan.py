@@ -58,9 +58,10 @@ def mode_inference_shipped(extra):
     checkpoint = demo.shipped_checkpoint()
     blocks = demo.checkpoint_num_resblock(checkpoint)
     own_input = _has_flag(extra, "input_dir_LR") or _has_flag(extra, "input_dir_HR")
+    shown = os.path.relpath(checkpoint, demo.REPO_ROOT)
     print(f"./model/TecoGAN (the official model) is not here: using the model trained by this "
-          f"project, {os.path.relpath(checkpoint, demo.REPO_ROOT)} ({blocks} residual blocks; see model/README.md)."
-          "\nFor the official model and the Vid4 scenes run 'python3 runGan.py 0' first.")
+          f"project, {shown} ({blocks} residual blocks; see model/README.md).\nFor the official "
+          "model and the Vid4 scenes run 'python3 runGan.py 0' first.")
     name = "calendar" if own_input else demo.DEMO_NAME
     os.makedirs("./results/", exist_ok=True)
     args = ["--cudaID", "0", "--output_dir", "./results/", "--summary_dir", "./results/log/",

@@ -1,4 +1,4 @@
-"""The model this project trained and ships (model/shipped/), the demo clip, and runGan.py 1 offline.
+"""The model this project trained and ships (model/shipped/), the demo clip, runGan.py 1 offline.
 
 The quality checks run the shipped model on real frames it never saw in training and compare its
 PSNR-Y (the metric script's Y and border crop) with the legacy bicubic baseline.
@@ -77,7 +77,8 @@ def test_rungan_1_offline_uses_the_shipped_model_and_beats_bicubic(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "model/shipped/TecoGAN_ours" in result.stdout
     outputs = list_frames(str(tmp_path / "results" / demo.DEMO_NAME))
-    assert [os.path.basename(p) for p in outputs] == [f"output_{i:04d}.png" for i in range(120, 132)]
+    names = [os.path.basename(p) for p in outputs]
+    assert names == [f"output_{i:04d}.png" for i in range(120, 132)]
     comparison = read_image_rgb8(str(tmp_path / "results" /
                                      f"{demo.DEMO_NAME}_bicubic_vs_ours.png"))
     assert comparison.shape[0] == 720 and comparison.shape[1] > 1280

