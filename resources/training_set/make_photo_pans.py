@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 from lib.errors import UserError, run_cli   # noqa: E402
-from lib.frame_io import write_image_rgb8   # noqa: E402
+from lib.frame_io import read_image_rgb8, write_image_rgb8   # noqa: E402
 
 # (file in skimage/data, licence as stated in skimage/data/_fetchers.py, velocity (dy, dx) px/frame)
 PHOTOS = [
@@ -37,14 +37,9 @@ SCALE_DOWN_ABOVE = 900   # very large photos are halved first (INTER_AREA) so pa
 
 
 def load_rgb(path):
+    """RGB uint8 (grey and RGBA converted by ``lib.frame_io``), very large photos halved."""
     import cv2
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise UserError(f"cannot read '{path}'")
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    else:
-        image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+    image = read_image_rgb8(path)
     if max(image.shape[:2]) > SCALE_DOWN_ABOVE:
         image = cv2.resize(image, (0, 0), fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     return image
@@ -72,6 +67,9 @@ def main(argv):
     data = os.path.join(os.path.dirname(skimage.__file__), "data")
     for k, (name, licence, velocity) in enumerate(PHOTOS):
         folder = os.path.join(args.disk_path, "scene_%04d" % (args.start_id + k))
+        if os.path.isdir(folder) and os.listdir(folder):
+            raise UserError(f"'{folder}' already holds files; choose another --start_id or "
+                            "--disk_path (nothing was overwritten)")
         os.makedirs(folder, exist_ok=True)
         image = load_rgb(os.path.join(data, name))
         for t, frame in enumerate(pan_frames(image, velocity)):
