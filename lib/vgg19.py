@@ -31,6 +31,8 @@ def layer_names():
 
 
 class VGG19(tf.Module):
+    feature_layers = FEATURE_LAYERS
+
     def __init__(self, name="vgg_19"):
         super().__init__(name=name)
         self.convs = [(n, Conv2D(cin, cout, 3, scope=n)) for n, cin, cout in layer_names()]
@@ -41,6 +43,9 @@ class VGG19(tf.Module):
             out[f"vgg_19/{n}/weights"] = conv.kernel
             out[f"vgg_19/{n}/biases"] = conv.bias
         return out
+
+    def load(self, path):
+        load_vgg19(self, path)
 
     def __call__(self, images, layers=FEATURE_LAYERS):
         """Normalised features {layer name: [N, h, w, C]} of ``images`` in [-1, 1]."""
@@ -54,9 +59,13 @@ class VGG19(tf.Module):
             net = tf.nn.relu(conv(net))
             key = f"vgg_19/{n}"
             if key in wanted:
-                norm = tf.sqrt(tf.reduce_sum(tf.square(net), axis=[3], keepdims=True) + 1e-12)
-                features[key] = net / norm
+                features[key] = unit_normalise(net)
         return features
+
+
+def unit_normalise(features):
+    """The original's per-pixel normalisation over channels, f / sqrt(sum f^2 + 1e-12)."""
+    return features / tf.sqrt(tf.reduce_sum(tf.square(features), axis=[3], keepdims=True) + 1e-12)
 
 
 def load_vgg19(vgg, path):

@@ -26,11 +26,13 @@ def parse_args(argv=None):
                         "one per result folder, same order")
     parser.add_argument("--baseline_lr", default="", help="(ours) comma list of LR folders, one "
                         "per target: also score their legacy bicubic x4 as the 'bicubic' method")
-    parser.add_argument("--lpips", choices=("auto", "off"), default="auto",
-                        help="(ours) 'auto': LPIPS/tLP when torch, lpips and the AlexNet weights "
-                        "are there; 'off': skip them")
+    parser.add_argument("--lpips", choices=("auto", "tf", "torch", "off"), default="auto",
+                        help="(ours) 'auto'/'tf': LPIPS and tLP in TensorFlow with the shipped "
+                        "AlexNet weights (no download, no PyTorch); 'torch': the pip lpips "
+                        "package on the same weights (cross-check); 'off': skip them")
     parser.add_argument("--device", default=None,
-                        help="(ours) torch device for LPIPS (default: cuda if available, else cpu)")
+                        help="(ours) torch device for --lpips torch (default: cuda if available, "
+                        "else cpu)")
     parser.add_argument("--verbose", action="store_true",
                         help="(ours) print every per-frame line (always in metricsfile.txt)")
     parser.add_argument("--no_progress", action="store_true", help="(ours) no progress bar")

@@ -8,7 +8,8 @@ target is cropped to the target's size at the top-left. For each frame:
   output pair, both crop_8x8'd, mean Euclidean norm of the difference (:mod:`metrics.temporal`);
 * PSNR and SSIM on Y of the crop_8x8'd frames (:mod:`metrics.image_metrics`);
 * LPIPS(target, output) on the crops, and tLP100 = |LPIPS(t_{i-1}, t_i) - LPIPS(o_{i-1}, o_i)| x 100
-  (:mod:`LPIPSmodels.adapter`); NaN when LPIPS is unavailable.
+  (:mod:`LPIPSmodels`, TensorFlow by default); NaN only with ``--lpips off`` (or ``torch``
+  without the torch stack).
 
 The bicubic baseline is the legacy TF1 bicubic x4 (``lib.resize.bicubic_four``, the TF op, float32)
 of LR/255, saved as inference saves its outputs: ``np.clip(x * 255, 0, 255).astype(uint8)``
@@ -210,8 +211,9 @@ def evaluate(results, targets, output, baseline_lr=None, lpips="auto", device=No
 
     results, targets: equal-length lists of folders, paired in order (as ``--results`` and
     ``--targets``). baseline_lr: LR folders whose bicubic x4 is scored as the ``bicubic`` method,
-    against ``baseline_targets`` (default: ``targets``). lpips: 'auto' or 'off'. Everything is
-    checked before anything is computed; user-fixable problems raise :class:`UserError`.
+    against ``baseline_targets`` (default: ``targets``). lpips: 'auto' or 'tf' (TensorFlow),
+    'torch' (the lpips package on the same weights), 'off'. Everything is checked before
+    anything is computed; user-fixable problems raise :class:`UserError`.
     Files written under ``output``: metrics.csv, metricsfile.txt (results, original layout),
     bicubic/metrics.csv, bicubic/metricsfile.txt, bicubic/frames/<scene>/, metrics_per_frame.csv,
     plots/<scene>.png, summary.csv. Returns an :class:`Evaluation`; prints the summary table.
@@ -245,8 +247,8 @@ def evaluate(results, targets, output, baseline_lr=None, lpips="auto", device=No
 
     os.makedirs(output, exist_ok=True)
     # 2. LPIPS (lazy torch import; None with a notice when the backbone is missing)
-    from LPIPSmodels.adapter import load_lpips
-    lpips_metric, lpips_message = load_lpips(lpips, device=device)
+    from LPIPSmodels import load_lpips
+    lpips_metric, lpips_message = load_lpips(lpips, device=device, log=print)
     if lpips_metric is not None:
         print(lpips_message, flush=True)   # else: printed once, under the summary table
 
