@@ -88,7 +88,7 @@ def mode_metrics(extra):
     parser.add_argument("--lr_root", default="./LR")
     parser.add_argument("--output", default="./results/metric_log/")
     parser.add_argument("--no_bicubic", action="store_true", help="skip the bicubic baseline")
-    parser.add_argument("--lpips", choices=("auto", "off"), default="auto")
+    parser.add_argument("--lpips", choices=("auto", "tf", "torch", "off"), default="auto")
     args = parser.parse_args(extra)
     run_mode2(results_root=args.results_root, hr_root=args.hr_root, lr_root=args.lr_root,
               output=args.output, with_bicubic=not args.no_bicubic, lpips=args.lpips)

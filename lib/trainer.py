@@ -98,6 +98,8 @@ def run_identity(flags, config):
     structure = {"num_resblock": config.num_resblock, "gan": config.gan,
                  "use_vgg": config.use_vgg, "pingpang": config.pingpang,
                  "D_LAYERLOSS": config.D_LAYERLOSS}
+    if config.use_vgg and config.vgg_net != "vgg19":   # only then, so older run folders resume
+        structure["vgg_net"] = config.vgg_net
     settings = {}
     for key in SETTING_KEYS:
         value = getattr(config, key, None)
@@ -279,10 +281,15 @@ class Trainer:
     def prepare(self):
         """Checks that need no model (fast failures), then the datasets."""
         from lib.dataloader import load_scenes
+        from lib.vgg16 import MAKE_IT as MAKE_VGG16
         from lib.vgg19 import VGG_URL
         flags, cfg = self.flags, self.config
         self.resume = check_run_folder(self.output_dir, self.identity, self.log)
-        if cfg.use_vgg:
+        if cfg.use_vgg and cfg.vgg_net == "vgg16_lpips":
+            if not flags.vgg_ckpt or not os.path.isfile(flags.vgg_ckpt):
+                raise UserError(f"--vgg_net vgg16_lpips needs --vgg_ckpt model/vgg16_lpips.npz "
+                                f"(now '{flags.vgg_ckpt}'); make it with: {MAKE_VGG16}")
+        elif cfg.use_vgg:
             if not flags.vgg_ckpt or not (os.path.isfile(flags.vgg_ckpt)
                                           or os.path.isfile(flags.vgg_ckpt + ".index")):
                 raise UserError(f"--vgg_scaling {cfg.vgg_scaling} > 0 needs the TF-slim VGG19 "
@@ -303,12 +310,15 @@ class Trainer:
 
     def build(self, strategy):
         from lib.teco_step import build
-        from lib.vgg19 import load_vgg19
         self.strategy = strategy
         self.model, self.state, self.step = build(self.config, strategy, seed=self.flags.rand_seed)
         if self.model.vgg is not None:
-            load_vgg19(self.model.vgg, self.flags.vgg_ckpt)
-            self.log("VGG19 restored successfully!!")
+            self.model.vgg.load(self.flags.vgg_ckpt)
+            if self.config.vgg_net == "vgg19":
+                self.log("VGG19 restored successfully!!")
+            else:
+                self.log(f"perceptual loss: VGG16 stand-in {self.flags.vgg_ckpt} (conv2_2, "
+                         "conv3_3, conv4_3, conv5_3 in place of VGG19's; not the original loss)")
         parts = {"generator": self.model.generator, "fnet": self.model.fnet}
         if self.model.discriminator is not None:
             parts["discriminator"] = self.model.discriminator
