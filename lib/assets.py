@@ -24,12 +24,14 @@ import os
 import urllib.parse
 from dataclasses import dataclass, field
 
-from lib.download import (DownloadError, Manifest, download_file, extract_archive,
-                          mirror_from_env, source_url)
+from lib.download import (ArchiveRejected, DownloadError, Manifest, download_file,
+                          extract_archive, mirror_from_env, source_url)
 from lib.errors import UserError
+from lib.output_paths import prepare_output_dir, remove_if_empty
 from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8
 
 TUM = "https://ge.in.tum.de/download/data/TecoGAN/"
+REJECTED_SUFFIX = ".rejected"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
     Returns ``'skipped'`` when it was complete already, else ``'fetched'``.
     """
     folder = os.path.join(root, asset.folder)
+    prepare_output_dir(folder, f"download folder of {asset.name}")
     manifest = Manifest(folder)
     if not overwrite and (manifest.entries_complete(asset.name, folder) or asset.present(root)):
         log(f"{asset.name}: already in {folder}, skipped")
@@ -126,15 +129,47 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
     url = source_url(asset.url, mirror)
     archive = os.path.join(folder, asset.name)
     record = manifest.get(asset.name)
+    # Only an archive that was unpacked is trusted: a size or hash recorded for anything else
+    # (e.g. by an older version, before it refused that archive) would block a good download.
+    trusted = record if record.get("entries") else {}
     log(f"{asset.name}: {url} -> {archive}")
-    digest = download_file(url, archive, size=asset.size or record.get("size"),
-                           sha256=record.get("sha256"), progress=progress)
-    manifest.update(asset.name, url=asset.url, size=os.path.getsize(archive), sha256=digest)
-    log(f"{asset.name}: {os.path.getsize(archive):,} bytes, sha256 {digest}; unpacking into {folder}")
-    entries = extract_archive(archive, folder, overwrite=overwrite)
-    manifest.update(asset.name, entries=entries)
+    reused = os.path.isfile(archive)    # left by an earlier run, or put there by hand
+    digest = download_file(url, archive, size=asset.size or trusted.get("size"),
+                           sha256=trusted.get("sha256"), progress=progress)
+    size = os.path.getsize(archive)
+    log(f"{asset.name}: {size:,} bytes, sha256 {digest}; unpacking into {folder}")
+    try:
+        entries = extract_archive(archive, folder, overwrite=overwrite)
+    except ArchiveRejected as err:
+        aside = move_aside(archive)
+        if reused:
+            # not what the source serves now: fetch it afresh, once (the archive is gone now)
+            log(f"{asset.name}: the local file was refused and moved to '{aside}' "
+                f"({str(err).splitlines()[0]}); downloading it afresh")
+            try:
+                return fetch_asset(asset, root, mirror, overwrite, progress, log)
+            except DownloadError as again:
+                raise DownloadError(f"the local '{archive}' was refused and moved to '{aside}'; "
+                                    f"downloading it afresh failed: {again}", url=again.url,
+                                    dest=again.dest, offline=again.offline,
+                                    status=again.status) from None
+        raise ArchiveRejected(f"{err}\nThe refused file was moved to '{aside}' (kept for "
+                              f"inspection; delete it when done) and no hash was recorded: the "
+                              f"next run downloads {asset.name} afresh.") from None
+    manifest.update(asset.name, url=asset.url, size=size, sha256=digest, entries=entries)
     os.remove(archive)
     return "fetched"
+
+
+def move_aside(path):
+    """Rename a refused archive to ``<path>.rejected`` (``.rejected-2`` ... if taken); the next
+    download then starts from nothing instead of reusing it."""
+    candidate, n = path + REJECTED_SUFFIX, 1
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = f"{path}{REJECTED_SUFFIX}-{n}"
+    os.replace(path, candidate)
+    return candidate
 
 
 def _host(url):
@@ -298,8 +333,14 @@ def build_parser(prog="runGan.py 0"):
 def main(argv=None):
     """Command line of runGan mode 0 (``python3 runGan.py 0 [--parts ...] [--mirror ...]``)."""
     args = build_parser().parse_args(argv)
-    done = fetch_test_data(args.root, parts=args.parts, mirror=args.mirror,
-                           overwrite=args.overwrite)
+    parse_parts(args.parts)
+    created = prepare_output_dir(args.root, "--root")
+    try:
+        done = fetch_test_data(args.root, parts=args.parts, mirror=args.mirror,
+                               overwrite=args.overwrite)
+    except BaseException:
+        remove_if_empty(created)    # a failed first run leaves no empty folders behind
+        raise
     for part, folders in done.items():
         print(f"{part}: ready in {', '.join(sorted(set(folders)))}")
     return 0

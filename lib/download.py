@@ -42,6 +42,14 @@ USER_AGENT = "TecoGAN-TF2-downloader/1.0 (+urllib)"
 CHUNK = 1 << 20
 
 
+class ArchiveRejected(UserError):
+    """An archive that must not be unpacked (unsafe entry, damaged or not an archive at all).
+
+    Unlike a conflict with the user's files, the archive itself is bad: callers move it aside and
+    never record its hash as trusted, so the next run fetches it afresh.
+    """
+
+
 class DownloadError(UserError):
     """A file could not be fetched. ``offline`` is True when no server could be reached."""
 
@@ -315,12 +323,12 @@ def _safe_name(raw, archive):
     """Normalised relative name of an entry, or raise when it could escape the target."""
     name = raw.replace("\\", "/")
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or "\x00" in name:
-        raise UserError(f"archive '{archive}' has an entry with an absolute path ('{raw}'): "
-                        "refused, nothing was extracted")
+        raise ArchiveRejected(f"archive '{archive}' has an entry with an absolute path "
+                              f"('{raw}'): refused, nothing was extracted")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise UserError(f"archive '{archive}' has an entry that points outside its folder "
-                        f"('{raw}'): refused, nothing was extracted")
+        raise ArchiveRejected(f"archive '{archive}' has an entry that points outside its "
+                              f"folder ('{raw}'): refused, nothing was extracted")
     return "/".join(parts)
 
 
@@ -339,8 +347,8 @@ def _zip_entries(archive, handle):
     for info in handle.infolist():
         mode = (info.external_attr >> 16) & 0xFFFF
         if stat.S_ISLNK(mode) or (mode and stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR)):
-            raise UserError(f"archive '{archive}' has a link or special entry ('{info.filename}'): "
-                            "refused, nothing was extracted")
+            raise ArchiveRejected(f"archive '{archive}' has a link or special entry "
+                                  f"('{info.filename}'): refused, nothing was extracted")
         name = _safe_name(info.filename, archive)
         if not name:
             continue
@@ -353,8 +361,8 @@ def _tar_entries(archive, handle):
     entries = []
     for info in handle.getmembers():
         if not (info.isfile() or info.isdir()):
-            raise UserError(f"archive '{archive}' has a link or special entry ('{info.name}'): "
-                            "refused, nothing was extracted")
+            raise ArchiveRejected(f"archive '{archive}' has a link or special entry "
+                                  f"('{info.name}'): refused, nothing was extracted")
         name = _safe_name(info.name, archive)
         if not name:
             continue
@@ -396,20 +404,21 @@ def extract_archive(archive, target, overwrite=False):
     try:
         handle = zipfile.ZipFile(archive) if kind == "zip" else tarfile.open(archive)
     except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as err:
-        raise UserError(f"cannot open archive '{archive}' ({err}); delete it and download "
-                        "again") from None
+        raise ArchiveRejected(f"cannot open archive '{archive}' ({err}): refused, nothing was "
+                              "extracted") from None
     with handle:
         try:
             entries = _zip_entries(archive, handle) if kind == "zip" else _tar_entries(archive, handle)
         except (tarfile.TarError, EOFError, zlib.error) as err:
-            raise UserError(f"archive '{archive}' is damaged ({err}); delete it and download "
-                            "again") from None
+            raise ArchiveRejected(f"archive '{archive}' is damaged ({err}): refused, nothing was "
+                                  "extracted") from None
         conflicts, todo = [], []
         for entry in entries:
             dest = os.path.join(target, *entry.name.split("/"))
             if not _inside(base_real, dest):
-                raise UserError(f"archive '{archive}' entry '{entry.name}' would be written outside "
-                                f"'{target}' (through a link there): refused, nothing was extracted")
+                raise ArchiveRejected(f"archive '{archive}' entry '{entry.name}' would be written "
+                                      f"outside '{target}' (through a link there): refused, "
+                                      "nothing was extracted")
             if entry.is_dir:
                 if os.path.exists(dest) and not os.path.isdir(dest):
                     conflicts.append(dest)
@@ -441,8 +450,8 @@ def extract_archive(archive, target, overwrite=False):
             except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as err:
                 if os.path.exists(tmp):
                     os.remove(tmp)
-                raise UserError(f"archive '{archive}' is damaged at '{entry.name}' ({err}); "
-                                "delete it and download again") from None
+                raise ArchiveRejected(f"archive '{archive}' is damaged at '{entry.name}' "
+                                      f"({err})") from None
             os.replace(tmp, dest)
         for entry in entries:
             if entry.is_dir:

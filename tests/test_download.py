@@ -372,3 +372,114 @@ def test_vgg_and_frvsr_from_mirror_and_offline_instructions(tmp_path, monkeypatc
                                 progress=False, log=lambda *a: None)
     assert "vgg_19_2016_08_28.tar.gz" in str(err.value)
     assert os.path.join(str(tmp_path / "other"), "vgg_19_2016_08_28.tar.gz") in str(err.value)
+
+
+# ----------------------------------------------------------------------------- refused archives
+
+OFFICIAL_MODEL_SIZE = 11288778
+
+
+def zip_of_size(entries, size, pad="TecoGAN.data-00000-of-00001", links=()):
+    """A stored zip of exactly ``size`` bytes: the ``pad`` entry's length makes up the rest."""
+    def build(n):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+            for name, data in entries.items():
+                zf.writestr(name, data)
+            for name, target in links:
+                info = zipfile.ZipInfo(name)
+                info.external_attr = 0o120777 << 16
+                zf.writestr(info, target)
+            zf.writestr(pad, payload(n, 4))
+        return buf.getvalue()
+    data = build(size - len(build(0)))
+    assert len(data) == size
+    return data
+
+
+def hostile_model_zip(kind, outside):
+    good = {"TecoGAN.index": b"idx", "TecoGAN.meta": b"meta"}
+    if kind == "zip_slip":
+        return zip_of_size(dict(good, **{"../escaped.txt": b"bad"}), OFFICIAL_MODEL_SIZE)
+    if kind == "absolute":
+        return zip_of_size(dict(good, **{str(outside / "abs.txt"): b"bad"}), OFFICIAL_MODEL_SIZE)
+    if kind == "link":
+        return zip_of_size(good, OFFICIAL_MODEL_SIZE, links=[("TecoGAN.link", "/etc/passwd")])
+    return payload(OFFICIAL_MODEL_SIZE, 5)          # random bytes of the right size
+
+
+def run_gan0(root, mirror, *extra):
+    from cli_helpers import run_cli
+    return run_cli(["runGan.py", "0", "--parts", "model", "--root", root, "--mirror", mirror,
+                    *extra], env={"no_proxy": "127.0.0.1,localhost"})
+
+
+@pytest.mark.parametrize("kind", ["zip_slip", "absolute", "link", "random"])
+def test_refused_model_zip_does_not_block_the_next_run(server, tmp_path, kind):
+    """runGan.py 0 refuses a hostile model.zip of the official size; the very next run with a
+    good mirror fetches and unpacks the clean one, with nothing done by hand."""
+    from cli_helpers import assert_one_error, tree_hashes
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "proj"
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "notes.txt").write_bytes(b"the user's own file")
+    hostile = hostile_model_zip(kind, outside)
+    clean = zip_of_size({"TecoGAN.index": b"idx", "TecoGAN.meta": b"meta"}, OFFICIAL_MODEL_SIZE)
+    before = tree_hashes(tmp_path)
+    server.files["/m/model.zip"] = hostile
+    status, stdout, stderr = run_gan0(root, server.url("/m/"))
+    assert_one_error(status, stdout, stderr, "download(s) failed")
+    assert "refused" in stderr and "the next run downloads model.zip afresh" in stderr
+    rejected = root / "model" / "model.zip.rejected"
+    assert f"moved to '{rejected}'" in stderr
+    assert rejected.read_bytes() == hostile and not (root / "model" / "model.zip").exists()
+    manifest = root / "model" / MANIFEST_NAME
+    assert not manifest.exists() or "model.zip" not in json.loads(manifest.read_text())
+    assert not (root / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+    assert os.listdir(outside) == [] and not (root / "model" / "TecoGAN.index").exists()
+    assert {p: h for p, h in tree_hashes(tmp_path).items() if p in before} == before
+
+    server.files["/m/model.zip"] = clean            # the mirror is fixed
+    status, stdout, stderr = run_gan0(root, server.url("/m/"))
+    assert status == 0, stdout + stderr
+    assert (root / "model" / "TecoGAN.meta").read_bytes() == b"meta"
+    record = json.loads(manifest.read_text())["model.zip"]
+    assert record["sha256"] == hashlib.sha256(clean).hexdigest()
+    assert rejected.read_bytes() == hostile         # kept for inspection, never reused
+    assert {p: h for p, h in tree_hashes(tmp_path).items() if p in before} == before
+
+
+def test_bad_archive_left_by_an_older_version_is_replaced_in_one_run(server, tmp_path):
+    """An older version kept the refused model.zip and recorded its hash (no entries): that
+    record is not trusted, the local file is refused, moved aside and fetched afresh."""
+    root = tmp_path / "proj"
+    (root / "model").mkdir(parents=True)
+    hostile = hostile_model_zip("zip_slip", tmp_path)
+    (root / "model" / "model.zip").write_bytes(hostile)
+    (root / "model" / MANIFEST_NAME).write_text(json.dumps({"model.zip": {
+        "size": len(hostile), "sha256": hashlib.sha256(hostile).hexdigest(), "url": "x"}}))
+    clean = zip_of_size({"TecoGAN.index": b"idx", "TecoGAN.meta": b"meta"}, OFFICIAL_MODEL_SIZE)
+    server.files["/m/model.zip"] = clean
+    status, stdout, stderr = run_gan0(root, server.url("/m/"), "--overwrite")
+    assert status == 0, stdout + stderr
+    assert "the local file was refused and moved to" in stdout
+    assert (root / "model" / "model.zip.rejected").read_bytes() == hostile
+    assert (root / "model" / "TecoGAN.index").read_bytes() == b"idx"
+    record = json.loads((root / "model" / MANIFEST_NAME).read_text())["model.zip"]
+    assert record["sha256"] == hashlib.sha256(clean).hexdigest()
+
+
+@pytest.mark.parametrize("case", ["file", "parent_file", "proc"])
+def test_root_that_cannot_be_a_folder(tmp_path, case):
+    from cli_helpers import assert_one_error, run_cli, tree_hashes
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"user data")
+    root, reason = {"file": (blocker, "it is a file, not a folder"),
+                    "parent_file": (blocker / "proj", f"'{blocker}' is a file, not a folder"),
+                    "proc": ("/proc/x/proj", "No such file or directory")}[case]
+    before = tree_hashes(tmp_path)
+    status, stdout, stderr = run_cli(["runGan.py", "0", "--root", root,
+                                      "--mirror", str(tmp_path)])
+    assert_one_error(status, stdout, stderr, f"cannot create the --root folder '{root}'", reason)
+    assert tree_hashes(tmp_path) == before
