@@ -61,6 +61,9 @@ def build_parser():
     parser.add_argument("--write_video_list", default=None, metavar="FILE",
                         help="write the official list (28 videos, 308 start frames) to FILE in the "
                              "--video_list format and exit; edit it to replace dead links")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --write_video_list: replace FILE if it exists (without it an "
+                             "existing list, perhaps edited, is never replaced)")
     parser.add_argument("--jobs", default=1, type=int,
                         help="number of videos downloaded at the same time")
     parser.add_argument("--original_numbering", action="store_true",
@@ -311,7 +314,7 @@ def main(argv=None):
     flags = build_parser().parse_args(argv)
     check_flags(flags)
     if flags.write_video_list:
-        write_video_list(official_videos(), flags.write_video_list)
+        write_video_list(official_videos(), flags.write_video_list, overwrite=flags.overwrite)
         print(f"wrote the official list to {flags.write_video_list}; edit it and pass it with "
               "--video_list")
         return 0

@@ -148,14 +148,41 @@ def vgg_enabled(extra):
         raise UserError(f"--vgg_scaling needs a number, got '{value}'") from None
 
 
+def _take_output_dir(rest, run_dir=None):
+    """(main.py flags without ``--output_dir``, the run folder from ``--run_dir``/``--output_dir``).
+
+    ``--output_dir X`` after the mode names the run folder, as ``--run_dir X`` does: passed on as
+    a plain override it would send the weights to X but leave the recipe's ``--summary_dir``
+    (logs, events, source copies) in ``ex_<model><date>/log/``, one run in two folders.
+    """
+    if rest and rest[-1] == "--output_dir":
+        raise UserError("--output_dir needs a value")
+    value = _last_flag_value(rest, "output_dir")
+    kept, skip = [], False
+    for arg in rest:
+        if skip:
+            skip = False
+        elif arg == "--output_dir":
+            skip = True
+        elif not arg.startswith("--output_dir="):
+            kept.append(arg)
+    if value is not None and not value.strip():
+        raise UserError("--output_dir is empty")
+    if value and run_dir and value.rstrip("/") != run_dir.rstrip("/"):
+        raise UserError(f"--run_dir '{run_dir}' and --output_dir '{value}' name different run "
+                        "folders; give one of them")
+    return kept, value or run_dir
+
+
 def build_command(mode, extra, fetch=True, now=None, log=print):
     """(main.py argument list, run folder) for runGan mode 3 or 4."""
     if mode not in (3, 4):
         raise UserError(f"training recipes exist for modes 3 and 4, not {mode}")
     options, rest = split_runner_options(extra)
     data_dir = training_data_dir(options.get("train_data"))
-    if options.get("run_dir"):
-        run_dir = options["run_dir"].rstrip("/") + "/"
+    rest, output_dir = _take_output_dir(rest, options.get("run_dir"))
+    if output_dir:
+        run_dir = output_dir.rstrip("/") + "/"
     else:
         run_dir = prepare_run_dir(RUN_PREFIX[mode], options.get("resume", False), now=now)
     resuming = _has_checkpoint(run_dir)
@@ -165,15 +192,24 @@ def build_command(mode, extra, fetch=True, now=None, log=print):
     model_dir = options.get("model_dir", "model")
     vgg_ckpt = os.path.join(model_dir, "vgg_19.ckpt")
     frvsr_ckpt = os.path.join(model_dir, "ourFRVSR")
+    standin = _last_flag_value(rest, "vgg_net") == "vgg16_lpips"
+    if standin:       # the offline stand-in (lib/vgg16.py): nothing to fetch
+        vgg_ckpt = os.path.join(model_dir, "vgg16_lpips.npz")
     if fetch:
         from lib.assets import ensure_frvsr_model, ensure_vgg19
-        if vgg_enabled(rest):
+        if vgg_enabled(rest) and standin:
+            log(f"perceptual loss: the VGG16 stand-in {vgg_ckpt} (--vgg_net vgg16_lpips), not "
+                "the original's VGG19")
+        elif vgg_enabled(rest):
             try:
                 vgg_ckpt = ensure_vgg19(model_dir, mirror=options.get("mirror"))
             except UserError as err:
-                raise UserError(f"{err}\nTo train TecoGAN without the VGG19 feature loss, add "
-                                "--vgg_scaling -1 (the losses then match the original with "
-                                "vgg_scaling <= 0)") from None
+                from lib.vgg16 import MAKE_IT
+                raise UserError(f"{err}\nWithout VGG19, either train with the VGG16 stand-in "
+                                f"(add --vgg_net vgg16_lpips; make {model_dir}/vgg16_lpips.npz "
+                                f"with: {MAKE_IT}; see README), or without the perceptual loss "
+                                "(add --vgg_scaling -1; the losses then match the original "
+                                "with vgg_scaling <= 0)") from None
         else:
             log("--vgg_scaling <= 0: training without the VGG19 feature loss (no vgg_19.ckpt "
                 "needed)")

@@ -110,13 +110,46 @@ def _starts(values, where):
     return starts
 
 
+def _as_text(data, path):
+    """The list's text; a clear error for a binary file (a video given by mistake, say)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UserError(f"video list '{path}' is not a UTF-8 text file (byte {err.start} is "
+                        f"0x{data[err.start]:02x}); give the text or .json list, not a video or "
+                        "another binary file") from None
+    if "\x00" in text:
+        raise UserError(f"video list '{path}' is not a text file (it contains NUL bytes at "
+                        f"byte {text.index(chr(0))}); give the text or .json list")
+    return text
+
+
+def _fields(line, where):
+    """Split a line into fields: spaces or commas separate, '...' or "..." keep spaces.
+
+    A field that opens a quote must close it: an unbalanced quote would otherwise cut a file name
+    short at the first space and end in a confusing 'not found' much later.
+    """
+    fields = []
+    for token in re.findall(r'"[^"]*"|\'[^\']*\'|[^\s,]+', line):
+        if token[:1] in "'\"":
+            if len(token) < 2 or token[-1] != token[0]:
+                column = line.index(token) + 1
+                raise UserError(f"{where}: unbalanced {token[0]} quote at column {column} "
+                                f"(opened, never closed): {line}")
+            token = token[1:-1]
+        fields.append(token)
+    return fields
+
+
 def read_video_list(path):
     """Read a ``--video_list`` file (text or JSON, see the module doc) into Video entries."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as err:
         raise UserError(f"cannot read video list '{path}': {err.strerror}") from None
+    text = _as_text(data, path)
     base_dir = os.path.dirname(os.path.abspath(path))
     rows = []   # (source, starts, name or None, where)
     if path.lower().endswith(".json"):
@@ -135,13 +168,12 @@ def read_video_list(path):
             line = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
             if not line:
                 continue
-            fields = [f[1:-1] if f[:1] in "'\"" else f
-                      for f in re.findall(r'"[^"]*"|\'[^\']*\'|[^\s,]+', line)]
+            where = f"{path}:{number}"
+            fields = _fields(line, where)
             name = None
             for field in [f for f in fields if f.startswith("name=")]:
                 name = field[5:]
                 fields.remove(field)
-            where = f"{path}:{number}"
             if len(fields) < 2:
                 raise UserError(f"{where}: expected 'SOURCE START [START ...]', got '{line}'")
             rows.append((fields[0], _starts(fields[1:], where), name, where))
@@ -160,16 +192,23 @@ def read_video_list(path):
     return videos
 
 
-def write_video_list(videos, path):
-    """Write ``videos`` in the text form (e.g. the official list, to edit dead links)."""
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("# SOURCE (URL, Vimeo id or local file) followed by the start frames of its "
-                     "scenes\n")
-        for video in videos:
-            source = video.source[len(VIMEO):] if video.source == VIMEO + video.name else video.source
-            extra = "" if _name_for(source) == video.name else f" name={video.name}"
-            quoted = f'"{source}"' if re.search(r"[\s,#'\"]", source) else source
-            handle.write(f"{quoted}{extra} {' '.join(str(s) for s in video.starts)}\n")
+def video_list_text(videos):
+    """``videos`` in the text form (e.g. the official list, to edit dead links)."""
+    lines = ["# SOURCE (URL, Vimeo id or local file) followed by the start frames of its scenes"]
+    for video in videos:
+        source = video.source[len(VIMEO):] if video.source == VIMEO + video.name else video.source
+        extra = "" if _name_for(source) == video.name else f" name={video.name}"
+        quoted = f'"{source}"' if re.search(r"[\s,#'\"]", source) else source
+        lines.append(f"{quoted}{extra} {' '.join(str(s) for s in video.starts)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_video_list(videos, path, overwrite=False, flag="--write_video_list"):
+    """Write ``videos`` to ``path`` in the text form. An existing file is replaced only with
+    ``overwrite`` (the user may have edited it); the file is written whole or not at all."""
+    from lib.output_paths import check_output_file, write_text_atomically
+    check_output_file(path, flag, overwrite=overwrite)
+    write_text_atomically(path, video_list_text(videos), flag)
 
 
 def scene_ids(videos, start_id, succeeded=None):

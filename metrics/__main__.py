@@ -40,6 +40,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    from lib.output_paths import prepare_output_dir, remove_if_empty
     from metrics.evaluate import evaluate
 
     args = parse_args(argv)
@@ -49,9 +50,15 @@ def main(argv=None):
         raise UserError("give --results and --targets (comma lists of folders, paired in order)")
     # --targets with --baseline_lr but no --results: score the bicubic baseline only
     paired = (results, targets) if results or not baseline else ([], [])
-    return evaluate(*paired, args.output, baseline_lr=baseline or None,
-                    baseline_targets=targets if baseline else None, lpips=args.lpips,
-                    device=args.device, progress=not args.no_progress, verbose=args.verbose)
+    # a file, a file as parent, or an unwritable place: one error line before any work
+    created = prepare_output_dir(args.output, "--output")
+    try:
+        return evaluate(*paired, args.output, baseline_lr=baseline or None,
+                        baseline_targets=targets if baseline else None, lpips=args.lpips,
+                        device=args.device, progress=not args.no_progress, verbose=args.verbose)
+    except BaseException:
+        remove_if_empty(created)    # leave no empty folder behind when the inputs were bad
+        raise
 
 
 if __name__ == "__main__":

@@ -229,3 +229,70 @@ def test_scale_keeps_small_clips_whole(tmp_path, shared):
         np.testing.assert_array_equal(ours, ref[7 + i])
     with pytest.raises(UserError, match="--scale"):
         dataPrepare.main(["--scale", "0", "--disk_path", str(tmp_path / "x")])
+
+
+# ----------------------------------------------------------------------------- bad lists, outputs
+
+def _cli(*args):
+    from cli_helpers import run_cli
+    return run_cli(["dataPrepare.py", *args])
+
+
+def test_write_video_list_never_replaces_a_file_without_overwrite(tmp_path):
+    from cli_helpers import assert_one_error, tree_hashes
+    edited = tmp_path / "videos.txt"
+    edited.write_text("my_own.mp4 0 120\n")            # the user's edited list
+    before = tree_hashes(tmp_path)
+    status, stdout, stderr = _cli("--write_video_list", edited)
+    assert_one_error(status, stdout, stderr, f"--write_video_list '{edited}' exists already",
+                     "--overwrite")
+    assert tree_hashes(tmp_path) == before
+    status, stdout, stderr = _cli("--write_video_list", edited, "--overwrite")
+    assert status == 0, stderr
+    assert [v.name for v in read_video_list(str(edited))] == [v.name for v in official_videos()]
+    assert sorted(os.listdir(tmp_path)) == ["videos.txt"]     # no temporary file left
+
+
+@pytest.mark.parametrize("case", ["parent_file", "folder", "proc"])
+def test_write_video_list_where_no_file_can_be(tmp_path, case):
+    from cli_helpers import assert_one_error, tree_hashes
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"user data")
+    target, fragment = {
+        "parent_file": (blocker / "videos.txt", f"'{blocker}' is a file, not a folder"),
+        "folder": (tmp_path, "is a folder; give a file name"),
+        "proc": ("/proc/x/videos.txt", "the folder '/proc/x' does not exist")}[case]
+    before = tree_hashes(tmp_path)
+    status, stdout, stderr = _cli("--write_video_list", target)
+    assert_one_error(status, stdout, stderr, fragment)
+    assert tree_hashes(tmp_path) == before
+
+
+def test_binary_video_list_is_a_clear_error(tmp_path, shared):
+    from cli_helpers import assert_one_error, tree_hashes
+    video = shared("data", "videos", "cockatoo.mp4")
+    disk = tmp_path / "disk"
+    before = tree_hashes(tmp_path)
+    status, stdout, stderr = _cli("--video_list", video, "--disk_path", disk)
+    assert_one_error(status, stdout, stderr, f"video list '{video}' is not a UTF-8 text file",
+                     "not a video")
+    assert tree_hashes(tmp_path) == before and not disk.exists()
+    (tmp_path / "nul.txt").write_bytes(b"123456 0\x00\n")
+    with pytest.raises(UserError, match="NUL bytes"):
+        read_video_list(str(tmp_path / "nul.txt"))
+
+
+def test_unbalanced_quote_names_the_line_and_the_quote(tmp_path):
+    from cli_helpers import assert_one_error, tree_hashes
+    listing = tmp_path / "videos.txt"
+    listing.write_text("123456 0\n\"my clip.mp4 0 120\n")
+    before = tree_hashes(tmp_path)
+    status, stdout, stderr = _cli("--video_list", listing, "--disk_path", tmp_path / "disk")
+    assert_one_error(status, stdout, stderr, f"{listing}:2: unbalanced \" quote at column 1",
+                     '"my clip.mp4 0 120')
+    assert tree_hashes(tmp_path) == before
+    listing.write_text("'my clip.mp4 0\n")
+    with pytest.raises(UserError, match="videos.txt:1: unbalanced ' quote"):
+        read_video_list(str(listing))
+    listing.write_text("Bob's_clip.mp4 0\n")         # a quote inside a name is no quoting
+    assert read_video_list(str(listing))[0].source == str(tmp_path / "Bob's_clip.mp4")
