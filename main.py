@@ -3,6 +3,9 @@ r"""TecoGAN entry point: ``--mode inference`` or ``--mode train`` (flags as in t
     python3 main.py --mode inference --input_dir_LR ./LR/calendar --output_dir ./results/ \
         --output_pre calendar --checkpoint ./model/TecoGAN --num_resblock 16 --output_ext png
 
+    python3 main.py --mode export --checkpoint model/shipped/TecoGAN_ours --num_resblock 10 \
+        --output_dir ./exported/TecoGAN_ours     # a SavedModel of one recurrent step (README)
+
 ``python3 main.py --help`` explains every flag. Bad input ends with one "error: ..." line, exit 2.
 """
 import os
@@ -41,10 +44,25 @@ def set_seeds(seed):
 def main(argv):
     if len(argv) > 1:
         raise UserError(f"unexpected arguments: {' '.join(argv[1:])} (flags start with --)")
+    if FLAGS.mode not in ("inference", "train", "export"):
+        raise UserError(f"--mode must be 'inference', 'train' or 'export', not '{FLAGS.mode}'")
+    # Checks that need no TensorFlow run first, so bad input is answered at once.
+    from lib.inference_setup import check_num_resblock
+    check_num_resblock(FLAGS.num_resblock)
+    prepared = None
+    if FLAGS.mode == "inference":
+        from lib.inference_setup import prepare_inference
+        prepared = prepare_inference(FLAGS)
+    elif FLAGS.mode == "export":
+        from lib.export import check_export_flags
+        check_export_flags(FLAGS)
     set_seeds(FLAGS.rand_seed)
     if FLAGS.mode == "inference":
         from lib.inference import run_inference
-        run_inference(FLAGS)
+        run_inference(FLAGS, prepared)
+    elif FLAGS.mode == "export":
+        from lib.export import run_export
+        run_export(FLAGS)
     elif FLAGS.mode == "train":
         try:
             from lib.trainer import train
@@ -52,7 +70,7 @@ def main(argv):
             raise UserError(f"training is not available in this build: {err}") from None
         train(FLAGS)
     else:
-        raise UserError(f"--mode must be 'inference' or 'train', not '{FLAGS.mode}'")
+        raise UserError(f"--mode must be 'inference', 'train' or 'export', not '{FLAGS.mode}'")
 
 
 def entry(argv):

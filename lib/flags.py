@@ -15,7 +15,8 @@ F.DEFINE_integer("input_dir_len", -1, "inference: use only the first N frames af
                  "(-1 = all)")
 F.DEFINE_string("input_dir_HR", None, "inference alternative: HR frames, degraded on the fly "
                 "(Gaussian sigma 1.5, every 4th pixel) before super-resolving")
-F.DEFINE_string("mode", "inference", "inference or train")
+F.DEFINE_string("mode", "inference", "inference or train; export (beyond the original): write a "
+                "TensorFlow SavedModel of one recurrent step of --checkpoint to --output_dir")
 F.DEFINE_string("output_dir", None, "inference: image output folder; train: run folder")
 F.DEFINE_string("output_pre", "", "inference: sub-folder under output_dir ('' = output_dir)")
 F.DEFINE_string("output_name", "output", "inference: file-name prefix, <output_name>_<input>.<ext>")
@@ -80,8 +81,9 @@ F.DEFINE_boolean("D_LAYERLOSS", True, "discriminator feature-matching loss for G
 
 # --- beyond the original: inference -------------------------------------------------------------
 F.DEFINE_boolean("overwrite", False, "replace outputs of a different clip in the output folder")
-F.DEFINE_integer("video_crf", 0, "x264 quality for --output_ext mp4/mkv: 0 = lossless, "
-                 "18 = visually lossless, higher = smaller files")
+F.DEFINE_integer("video_crf", 18, "x264 quality for --output_ext mp4/mkv: 18 = visually "
+                 "lossless 4:2:0 (plays in browsers and players), higher = smaller files, 0 = "
+                 "lossless 4:4:4 (browsers refuse it); the source video's audio is carried over")
 F.DEFINE_boolean("progress", True, "show a progress bar")
 F.DEFINE_integer("tile", 0, "inference: run the generator on overlapping N x N LR tiles (exact, "
                  "bounded memory for large frames); 0 = automatic (untiled when the frame fits in "

@@ -7,8 +7,10 @@ original raise, keep their alphabetical place (key -1, the same key the original
 Images are validated instead of silently misread: 8-bit and 16-bit, grey, RGB and RGBA PNGs are
 converted to RGB uint8-range floats; anything unreadable is a :class:`UserError` naming the file.
 """
+import errno
 import os
 import re
+import stat
 
 import cv2
 import numpy as np
@@ -17,6 +19,13 @@ from lib.errors import UserError
 
 IMAGE_EXTENSIONS = (".png",)
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
+PARTIAL_SUFFIX = ".partial"       # frames being written; renamed to the final name when complete
+
+# OpenCV refuses to decode images above these limits (CV_IO_MAX_IMAGE_PIXELS/_WIDTH/_HEIGHT, which
+# the environment variables below override); checking PNG headers against them up front names the
+# file before any work is planned for it.
+_OPENCV_LIMITS = (("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30), ("OPENCV_IO_MAX_IMAGE_WIDTH", 1 << 20),
+                  ("OPENCV_IO_MAX_IMAGE_HEIGHT", 1 << 20))
 
 
 def digit_sort_key(name):
@@ -30,14 +39,45 @@ def sort_frame_names(names):
     return sorted(sorted(names), key=digit_sort_key)
 
 
-def list_frames(folder, extensions=IMAGE_EXTENSIONS, exclude_prefix=None):
-    """Sorted full paths of the frames in ``folder``; clear errors when missing or empty."""
+def not_a_frame_reason(path):
+    """Why ``path`` cannot be a frame (dangling link, symlink loop, FIFO, folder...), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        if os.path.islink(path):
+            return "symlink loop" if err.errno == errno.ELOOP else "dangling link"
+        return err.strerror or "unreadable"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    return "not a regular file"
+
+
+def list_frames(folder, extensions=IMAGE_EXTENSIONS, exclude_prefix=None, report_skipped=None):
+    """Sorted full paths of the frames in ``folder``; clear errors when missing or empty.
+
+    Entries with a frame extension that are not regular files (dangling links, symlink loops,
+    FIFOs, folders) are left out; ``report_skipped`` (e.g. ``print``) gets one line naming them.
+    """
     if folder is None or not os.path.isdir(folder):
         raise UserError(f"input folder '{folder}' does not exist or is not a folder")
-    names = [n for n in os.listdir(folder)
-             if n.lower().endswith(tuple(extensions)) and os.path.isfile(os.path.join(folder, n))]
-    if exclude_prefix:
-        names = [n for n in names if not n.startswith(exclude_prefix)]
+    names, skipped = [], []
+    for name in os.listdir(folder):
+        if not name.lower().endswith(tuple(extensions)):
+            continue
+        if exclude_prefix and name.startswith(exclude_prefix):
+            continue
+        reason = not_a_frame_reason(os.path.join(folder, name))
+        if reason is None:
+            names.append(name)
+        else:
+            skipped.append(f"{name} ({reason})")
+    if skipped and report_skipped is not None:
+        report_skipped(f"skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} of "
+                       f"'{folder}' that are not frames: {', '.join(sorted(skipped))}")
     if not names:
         raise UserError(f"no {'/'.join(extensions)} frames found in '{folder}'")
     return [os.path.join(folder, n) for n in sort_frame_names(names)]
@@ -73,7 +113,13 @@ def decode_image_file(path):
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
         raise UserError(f"cannot read '{path}': {err.strerror}") from None
-    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if not data.size:
+        return None
+    try:
+        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:     # OpenCV's size limits raise instead of returning None
+        message = str(err).strip().splitlines()[-1] if str(err).strip() else "cv2.error"
+        raise UserError(f"cannot decode image '{path}': {message}") from None
 
 
 def read_image_rgb8(path):
@@ -86,6 +132,25 @@ def write_image_rgb8(path, rgb):
     ok = cv2.imwrite(path, np.ascontiguousarray(rgb[:, :, ::-1]))
     if not ok:
         raise UserError(f"cannot write image '{path}'")
+
+
+def write_image_rgb8_atomic(path, rgb):
+    """As :func:`write_image_rgb8` (the same bytes), but the file appears under its final name only
+    when complete: a run killed while writing leaves ``<path>.partial``, never a half frame."""
+    ext = os.path.splitext(path)[1]
+    try:
+        ok, encoded = cv2.imencode(ext, np.ascontiguousarray(rgb[:, :, ::-1]))
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise UserError(f"cannot encode image '{path}' (extension '{ext}')")
+    tmp = path + PARTIAL_SUFFIX
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(encoded.tobytes())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise UserError(f"cannot write image '{path}': {err.strerror}") from None
 
 
 def save_img_truncated(path, image01):
@@ -110,7 +175,25 @@ def png_header(path):
     height = int.from_bytes(head[20:24], "big")
     if width == 0 or height == 0:
         raise UserError(f"'{path}' is an empty PNG image (size {width}x{height})")
+    check_decodable_size(path, width, height)
     return width, height, head[24], head[25]
+
+
+def check_decodable_size(path, width, height):
+    """UserError naming ``path`` when OpenCV would refuse to decode an image of this size."""
+    limits = {}
+    for name, default in _OPENCV_LIMITS:
+        try:
+            limits[name] = int(os.environ.get(name, default))
+        except ValueError:
+            limits[name] = default
+    if (width * height > limits["OPENCV_IO_MAX_IMAGE_PIXELS"]
+            or width > limits["OPENCV_IO_MAX_IMAGE_WIDTH"]
+            or height > limits["OPENCV_IO_MAX_IMAGE_HEIGHT"]):
+        raise UserError(f"'{path}' claims {width}x{height} pixels, more than OpenCV decodes "
+                        f"({limits['OPENCV_IO_MAX_IMAGE_PIXELS']} pixels, "
+                        f"{limits['OPENCV_IO_MAX_IMAGE_WIDTH']} per side; the "
+                        "OPENCV_IO_MAX_IMAGE_* environment variables raise the limits)")
 
 
 def image_size(path):

@@ -8,7 +8,10 @@ as trunc(clip(x * 255)), names ``<output_name>_<input basename>.<ext>``, the log
 What is better: frames are read and written in background threads while the network runs, and
 only six frames are ever buffered, so memory does not grow with clip length; video files work as
 input and as output; clips shorter than six frames keep all their outputs (the original's
-hard-coded ``i >= 5`` dropped some); bad input is reported before anything is written.
+hard-coded ``i >= 5`` dropped some); bad input is reported before anything is written
+(lib/inference_setup.py, without TensorFlow), outputs of another input are never replaced without
+--overwrite and frames appear under their names only when complete (lib/output_plan.py); the
+closing line counts the clip's frames, not the warm-up steps.
 """
 import os
 import queue
@@ -20,154 +23,16 @@ import numpy as np
 import tensorflow as tf
 
 from lib.checkpoint import load_official
-from lib.degradation import bd_downsample_image
 from lib.errors import UserError
-from lib.frame_io import (VIDEO_EXTENSIONS, check_same_size, image_size, list_frames,
-                          read_image_rgb8, to_uint8_truncated, write_image_rgb8)
+from lib.frame_io import to_uint8_truncated
+from lib.frame_source import FrameSource, open_source  # noqa: F401  (part of this module's API)
+from lib.inference_setup import check_num_resblock, check_tile, prepare_inference
 from lib.logging_utils import log_only, tee_stdout
 from lib.networks import FNet, Generator
+from lib.output_plan import OutputPlan  # noqa: F401  (part of this module's API)
 from lib.recurrent import RecurrentUpscaler, warmup_order
 from lib.tiling import choose_tile
-
-FRAME_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp")
-VIDEO_OUTPUTS = ("mp4", "mkv")
-DEFAULT_FPS = 25.0
-
-
-class FrameSource:
-    """A clip: ``names`` (output base names), LR ``size`` (w, h), ``fps`` and a frame iterator."""
-
-    def __init__(self, names, size, fps, frames, label):
-        self.names, self.size, self.fps, self._frames, self.label = names, size, fps, frames, label
-
-    def __len__(self):
-        return len(self.names)
-
-    def __iter__(self):
-        return zip(self.names, self._frames())
-
-
-def _is_video(path):
-    return path is not None and os.path.isfile(path) and path.lower().endswith(VIDEO_EXTENSIONS)
-
-
-def _video_source(path, limit, degrade):
-    from lib.video_io import iter_video_frames, probe_video
-    info = probe_video(path)
-    count = info.get("frames")
-    if not count:
-        raise UserError(f"video '{path}' holds no frames")
-    if limit > 0:
-        count = min(count, limit)
-    width, height = info["width"], info["height"]
-    if degrade:
-        width, height = (width + 3) // 4, (height + 3) // 4
-
-    def frames():
-        for index, frame in enumerate(iter_video_frames(path)):
-            if index >= count:
-                break
-            yield bd_downsample_image(frame) if degrade else frame
-
-    names = [f"{i + 1:04d}" for i in range(count)]
-    label = os.path.splitext(os.path.basename(path))[0]
-    return FrameSource(names, (width, height), info.get("fps") or DEFAULT_FPS, frames, label)
-
-
-def _folder_source(folder, limit, degrade):
-    paths = list_frames(folder)
-    if limit > 0:
-        paths = paths[:limit]
-    width, height = check_same_size(paths)
-    if degrade:
-        width, height = (width + 3) // 4, (height + 3) // 4
-
-    def frames():
-        for path in paths:
-            image = read_image_rgb8(path)
-            yield bd_downsample_image(image) if degrade else image
-
-    names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
-    label = os.path.basename(os.path.normpath(folder))
-    return FrameSource(names, (width, height), DEFAULT_FPS, frames, label)
-
-
-def open_source(input_dir_lr, input_dir_hr, input_dir_len=-1):
-    """The original's choice: LR if given and present, else HR degraded on the fly."""
-    if input_dir_lr is not None and os.path.exists(input_dir_lr):
-        path, degrade = input_dir_lr, False
-    elif input_dir_hr is not None:
-        path, degrade = input_dir_hr, True
-    elif input_dir_lr is not None:
-        raise UserError(f"input '{input_dir_lr}' does not exist")
-    else:
-        raise UserError("give --input_dir_LR (frames folder or video file) or --input_dir_HR")
-    if not os.path.exists(path):
-        raise UserError(f"input '{path}' does not exist")
-    if _is_video(path):
-        source = _video_source(path, input_dir_len, degrade)
-    elif os.path.isdir(path):
-        source = _folder_source(path, input_dir_len, degrade)
-    else:
-        raise UserError(f"input '{path}' is neither a folder of PNG frames nor a video file "
-                        f"({', '.join(VIDEO_EXTENSIONS)})")
-    width, height = source.size
-    if width < 8 or height < 8:
-        raise UserError(f"LR frames must be at least 8x8 pixels; '{path}' gives {width}x{height}")
-    return source
-
-
-def build_models(num_resblock, checkpoint):
-    generator, fnet = Generator(num_resblock), FNet()
-    variables = {**generator.official_variables(), **fnet.official_variables()}
-    load_official(variables, checkpoint)
-    return generator, fnet
-
-
-class OutputPlan:
-    """Where each frame goes, checked against what the folder already holds."""
-
-    def __init__(self, image_dir, output_name, ext, source, overwrite):
-        ext = ext.lower().lstrip(".")
-        if ext not in FRAME_EXTENSIONS + VIDEO_OUTPUTS:
-            raise UserError(f"--output_ext '{ext}' is not supported; use one of "
-                            f"{', '.join(FRAME_EXTENSIONS + VIDEO_OUTPUTS)}")
-        self.image_dir, self.output_name, self.ext = image_dir, output_name, ext
-        self.is_video = ext in VIDEO_OUTPUTS
-        self.hr_size = (4 * source.size[0], 4 * source.size[1])
-        if self.is_video:
-            self.video_path = os.path.join(image_dir, f"{output_name}_{source.label}.{ext}")
-            self.paths = {}
-        else:
-            self.paths = {n: os.path.join(image_dir, f"{output_name}_{n}.{ext}")
-                          for n in source.names}
-        self._check_existing(overwrite)
-
-    def _check_existing(self, overwrite):
-        if not os.path.isdir(self.image_dir):
-            return
-        if self.is_video:
-            if os.path.exists(self.video_path) and not overwrite:
-                raise UserError(f"'{self.video_path}' already exists; use --overwrite to replace it")
-            return
-        prefix, suffix = f"{self.output_name}_", f".{self.ext}"
-        planned = {os.path.basename(p) for p in self.paths.values()}
-        existing = [n for n in os.listdir(self.image_dir)
-                    if n.startswith(prefix) and n.lower().endswith(suffix)]
-        foreign = sorted(set(existing) - planned)
-        ours = sorted(set(existing) & planned)
-        wrong_size = [n for n in ours[:1]
-                      if image_size(os.path.join(self.image_dir, n)) != self.hr_size]
-        if (foreign or wrong_size) and not overwrite:
-            example = (foreign or wrong_size)[0]
-            why = "frames of another clip" if foreign else "frames of another size"
-            raise UserError(f"output folder '{self.image_dir}' already holds {why} (e.g. "
-                            f"'{example}'); use --overwrite to replace them, or another "
-                            "--output_dir/--output_pre")
-        if overwrite:
-            for name in foreign:
-                os.remove(os.path.join(self.image_dir, name))
-
+from lib.video_io import DEFAULT_CRF
 
 BACKGROUND_NICENESS = 10
 
@@ -185,17 +50,28 @@ def lower_thread_priority(niceness=BACKGROUND_NICENESS):
 
 
 class BackgroundWriter:
-    """Writes frames in a thread (bounded queue), so disk I/O overlaps the network."""
+    """Writes frames in a thread (bounded queue), so disk I/O overlaps the network.
 
-    def __init__(self, plan, fps, crf, announce):
-        self.plan, self.announce = plan, announce
+    Nothing on disk changes before the first frame is queued: then the plan records the input and
+    (with --overwrite) removes the other clip's outputs, and the video encoder starts.
+    """
+
+    def __init__(self, plan, source, crf, announce):
+        self.plan, self.source, self.crf, self.announce = plan, source, crf, announce
         self.queue = queue.Queue(maxsize=4)
         self.error = None
         self.video = None
-        if plan.is_video:
+        self.thread = None
+
+    def _start(self):
+        self.plan.begin()
+        if self.plan.is_video:
             from lib.video_io import VideoWriter
-            self.video = VideoWriter(plan.video_path, fps, plan.hr_size[0], plan.hr_size[1],
-                                     crf=crf)
+            source = self.source
+            self.video = VideoWriter(self.plan.video_path, source.fps, self.plan.hr_size[0],
+                                     self.plan.hr_size[1], crf=self.crf,
+                                     audio_from=source.audio_from,
+                                     audio_seconds=len(source) / source.fps)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -213,18 +89,30 @@ class BackgroundWriter:
                 if self.video is not None:
                     self.video.write(rgb)
                 else:
-                    write_image_rgb8(self.plan.paths[name], rgb)
+                    self.plan.write_frame(name, rgb)
             except Exception as err:  # reported in the main thread
                 self.error = err
 
     def put(self, name, frame):
         """Queue a frame: uint8 RGB as saved, or floats in [0, 1] (converted as the original)."""
+        if self.thread is None:
+            self._start()
         if self.error is not None:
             raise self.error
         self.announce(name)
         self.queue.put((name, frame))
 
+    def abort(self):
+        """Stop after an error elsewhere: frames written so far stay, an unfinished video goes."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+        if self.video is not None:
+            self.video.abort()
+
     def close(self):
+        if self.thread is None:
+            return
         self.queue.put(None)
         self.thread.join()
         if self.video is not None:
@@ -260,22 +148,26 @@ def prefetch(iterable, depth=3):
         yield item
 
 
-def run_inference(flags):
-    """The whole inference mode; ``flags`` holds the original flag names (absl FLAGS or a namespace)."""
-    if not flags.output_dir:
-        raise UserError("--output_dir is required")
-    _tile_flag(flags)
-    summary_dir = flags.summary_dir or os.path.join(flags.output_dir, "log")
-    source = open_source(flags.input_dir_LR, flags.input_dir_HR, flags.input_dir_len)
-    image_dir = os.path.join(flags.output_dir, flags.output_pre) if flags.output_pre else \
-        flags.output_dir
-    plan = OutputPlan(image_dir, flags.output_name, flags.output_ext, source,
-                      getattr(flags, "overwrite", False))
+def build_models(num_resblock, checkpoint):
+    check_num_resblock(num_resblock)
+    generator, fnet = Generator(num_resblock), FNet()
+    variables = {**generator.official_variables(), **fnet.official_variables()}
+    load_official(variables, checkpoint)
+    return generator, fnet
+
+
+def run_inference(flags, prepared=None):
+    """The whole inference mode; ``flags`` holds the original flag names (absl FLAGS or a namespace).
+
+    ``prepared``: the result of :func:`lib.inference_setup.prepare_inference` when the caller
+    already ran the checks (main.py does, before importing TensorFlow).
+    """
+    prepared = prepared or prepare_inference(flags)
     generator, fnet = build_models(flags.num_resblock, flags.checkpoint)
 
-    tee = tee_stdout(summary_dir)
+    tee = tee_stdout(prepared.summary_dir)
     try:
-        return _run(flags, source, plan, generator, fnet)
+        return _run(flags, prepared.source, prepared.plan, generator, fnet)
     finally:
         sys.stdout.flush()
         sys.stdout = tee.stream
@@ -283,11 +175,7 @@ def run_inference(flags):
 
 
 def _tile_flag(flags):
-    tile = getattr(flags, "tile", 0)
-    if tile < -1:
-        raise UserError(f"--tile must be a tile size in LR pixels, 0 (automatic) or -1 (never "
-                        f"tile), not {tile}")
-    return tile
+    return check_tile(getattr(flags, "tile", 0))
 
 
 def make_upscaler(flags, generator, fnet, height, width):
@@ -308,6 +196,24 @@ def make_upscaler(flags, generator, fnet, height, width):
     return upscaler
 
 
+def _announcer(flags, plan, show_progress):
+    """One line per written frame (the original's "saving image ..."), or for a video one line
+    when it starts; with the progress bar on, per-frame lines go to the log file only."""
+    def say(message):
+        log_only(message) if show_progress else print(message)
+
+    if not plan.is_video:
+        return lambda name: say(f"saving image {flags.output_name}_{name}")
+    started = []
+
+    def announce(name):
+        if not started:
+            started.append(name)
+            print(f"writing video {plan.video_path}")
+        log_only(f"encoding frame {name}")
+    return announce
+
+
 def _run(flags, source, plan, generator, fnet):
     width, height = source.size
     print(f"input shape: [1, {height}, {width}, 3]")
@@ -315,20 +221,19 @@ def _run(flags, source, plan, generator, fnet):
     upscaler = make_upscaler(flags, generator, fnet, height, width)
     print("Finish building the network")
     print(f"Loading weights from ckpt model: {flags.checkpoint}")
-    os.makedirs(plan.image_dir, exist_ok=True)
 
     show_progress = getattr(flags, "progress", True)
-    announce = (lambda n: log_only(f"saving image {flags.output_name}_{n}")) if show_progress \
-        else (lambda n: print(f"saving image {flags.output_name}_{n}"))
-    writer = BackgroundWriter(plan, source.fps, getattr(flags, "video_crf", 0), announce)
+    writer = BackgroundWriter(plan, source, getattr(flags, "video_crf", DEFAULT_CRF),
+                              _announcer(flags, plan, show_progress))
     n_warmup = min(5, len(source) - 1)
-    total = len(source) + n_warmup
+    steps = len(source) + n_warmup
     print("Frame evaluation starts!!")
     sys.stdout.flush()
     bar = None
     if show_progress:
+        # Counts the clip's frames; the warm-up steps only show in the description.
         from tqdm import tqdm
-        bar = tqdm(total=total, unit="frame", desc="super-resolving", dynamic_ncols=True)
+        bar = tqdm(total=len(source), unit="frame", desc="warming up", dynamic_ncols=True)
     srtime = 0.0
     prev_lr = prev_out = None
     loop_start = traced = time.perf_counter()
@@ -351,20 +256,25 @@ def _run(flags, source, plan, generator, fnet):
                 log_only(message) if show_progress else print(message)
             else:
                 writer.put(name, frame_u8)
+                if bar is not None:
+                    bar.set_description("super-resolving", refresh=False)
+                    bar.update(1)
             prev_lr, prev_out = cur, out
-            if bar is not None:
-                bar.update(1)
     except BaseException:
         if bar is not None:
             bar.close()
-        writer.queue.put(None)
+        writer.abort()
         raise
     if bar is not None:
         bar.close()
     writer.close()
-    print(f"total time {srtime}, frame number {total}")
+    # The original printed N + 5 here (its loop count, warm-up steps included); the clip's own
+    # frame count is what users compare with their input. srtime still includes the warm-up.
+    print(f"total time {srtime}, frame number {len(source)} (+{n_warmup} warm-up steps)")
+    print(f"output: {plan.output}")
     end = time.perf_counter()
-    return {"seconds": srtime, "frames": total, "loop_seconds": end - loop_start,
-            "steady_seconds": end - traced, "steady_frames": total - traced_steps,
-            "tiles": upscaler.tiles.count,
-            "output": plan.video_path if plan.is_video else plan.image_dir}
+    # "frames" stays the number of network steps (warm-up included), as the benchmarks use it.
+    return {"seconds": srtime, "frames": steps, "clip_frames": len(source),
+            "warmup_frames": n_warmup, "loop_seconds": end - loop_start,
+            "steady_seconds": end - traced, "steady_frames": steps - traced_steps,
+            "tiles": upscaler.tiles.count, "output": plan.output}

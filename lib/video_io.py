@@ -5,8 +5,10 @@
   in memory at a time. Frames are neither dropped nor duplicated (``-fps_mode passthrough``), so
   frame ``i`` of the iterator is the ``i``-th decoded picture of the stream; this replaces the
   per-frame OpenCV seek of the original ``dataPrepare.py``, which could land on the wrong frame.
-* :class:`VideoWriter` - RGB uint8 frames to an mp4/mkv file (x264; ``crf=0`` = lossless x264 with
-  4:4:4 chroma, otherwise 4:2:0 at that CRF). The file appears under its name only when complete.
+* :class:`VideoWriter` - RGB uint8 frames to an mp4/mkv file (x264; default 4:2:0 at CRF 18, which
+  every browser and player decodes; ``crf=0`` = lossless x264 with 4:4:4 chroma, which browsers
+  refuse), optionally with the audio of a source video. The file appears under its name only when
+  complete.
 
 A missing, unreadable or truncated video raises :class:`lib.errors.UserError` naming the file.
 """
@@ -24,6 +26,10 @@ _DAMAGE_MARKERS = ("partial file", "invalid data", "decoding error", "error whil
                    "truncat", "corrupt", "moov atom not found", "invalid nal unit")
 
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+# Audio codecs the mp4/mov muxer takes as they are; anything else is re-encoded to AAC there.
+# Matroska takes every codec ffmpeg decodes, so mkv always copies.
+_MP4_AUDIO_COPY = ("aac", "mp3", "ac3", "eac3", "alac", "opus", "flac")
+DEFAULT_CRF = 18
 
 
 def ffmpeg_exe():
@@ -76,7 +82,9 @@ def _parse_header(text, path):
         r"rotate\s*:\s*(-?\d+)", text)
     if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
         width, height = height, width   # ffmpeg auto-rotates on decoding
-    return dict(fps=fps_value, width=width, height=height, duration=duration)
+    audio = re.search(r"Stream #\d+:\d+.*: Audio: (\w+)", text)
+    return dict(fps=fps_value, width=width, height=height, duration=duration,
+                audio_codec=audio.group(1) if audio else None)
 
 
 def count_video_frames(path):
@@ -92,10 +100,11 @@ def count_video_frames(path):
 
 
 def probe_video(path, count_frames=True):
-    """``dict(fps, width, height, frames)`` of the first video stream of ``path``.
+    """``dict(fps, width, height, frames, duration, audio_codec)`` of the first video stream.
 
     ``fps`` is a float (None when the file has none), ``width``/``height`` are the size of the
-    decoded (auto-rotated) frames. ``frames`` is the exact count from a demux pass over the file
+    decoded (auto-rotated) frames, ``audio_codec`` the codec of the first audio stream (None
+    without audio). ``frames`` is the exact count from a demux pass over the file
     (fast, no decoding) or None when not asked for (``count_frames=False``) or unknown.
     """
     _check_input(path)
@@ -197,16 +206,39 @@ def _read_err(errfile):
     return errfile.read().decode("utf-8", "replace")
 
 
+def rate_argument(fps):
+    """ffmpeg's -r value: NTSC rates as the exact fractions (29.97 -> 30000/1001), so long clips
+    keep their sync with the source audio; other rates as they are."""
+    for base in (24, 30, 48, 60, 120):
+        if abs(fps - base * 1000 / 1001) < 0.006:
+            return f"{base * 1000}/1001"
+    return repr(float(fps))
+
+
+def audio_arguments(container, audio_from, audio_codec, seconds):
+    """ffmpeg input and output arguments that carry the first audio stream of ``audio_from``."""
+    if not audio_from or not audio_codec:
+        return [], []
+    inputs = (["-t", f"{seconds:.6f}"] if seconds else []) + ["-i", audio_from]
+    copy = container == "matroska" or audio_codec in _MP4_AUDIO_COPY
+    codec = ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", "192k"]
+    return inputs, ["-map", "0:v:0", "-map", "1:a:0"] + codec
+
+
 class VideoWriter:
     """Write RGB uint8 frames to an mp4/mov/mkv file with x264.
 
-    ``crf=0``: lossless x264 in yuv444p (only the RGB->YUV rounding is lost; BT.709 matrix, tagged).
-    ``crf>0``: yuv420p at that CRF (width and height must then be even). The file is written under
-    a temporary name and renamed when :meth:`close` succeeds; on an exception inside the ``with``
-    block it is removed. Use as ``with VideoWriter(path, fps, w, h) as out: out.write(frame)``.
+    ``crf>0`` (default 18, visually lossless): yuv420p (width and height must be even), which
+    every browser and player decodes. ``crf=0``: lossless x264 in yuv444p (only the RGB->YUV
+    rounding is lost; BT.709 matrix, tagged), which browsers refuse. ``audio_from``: a video whose
+    first audio stream is carried into the file (copied when the container takes the codec,
+    AAC otherwise), cut to ``audio_seconds`` when given. The file is written under a temporary
+    name and renamed when :meth:`close` succeeds; on an exception inside the ``with`` block it is
+    removed. Use as ``with VideoWriter(path, fps, w, h) as out: out.write(frame)``.
     """
 
-    def __init__(self, path, fps, width, height, crf=0, preset="medium"):
+    def __init__(self, path, fps, width, height, crf=DEFAULT_CRF, preset="medium",
+                 audio_from=None, audio_seconds=None):
         ext = os.path.splitext(path)[1].lower()
         if ext not in _CONTAINERS:
             raise UserError(f"cannot write video '{path}': use one of "
@@ -228,9 +260,14 @@ class VideoWriter:
         self.path, self.width, self.height = path, width, height
         self.frames = 0
         self._tmp = path + ".partial"
+        audio_codec = probe_video(audio_from, count_frames=False)["audio_codec"] \
+            if audio_from else None
+        self.audio_codec = audio_codec
+        audio_in, audio_out = audio_arguments(_CONTAINERS[ext], audio_from, audio_codec,
+                                              audio_seconds)
         cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-               "-r", repr(float(fps)), "-i", "-",
+               "-r", rate_argument(fps), "-i", "-"] + audio_in + audio_out + [
                "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format={pix_fmt}",
                "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt,
                "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
