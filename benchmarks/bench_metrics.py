@@ -1,18 +1,15 @@
 """Seconds per frame of each metric at Vid4 calendar size (720x576, crop 704x544).
 
-    python3 benchmarks/bench_metrics.py [--frames 6] [--device cpu|cuda]
+    python3 benchmarks/bench_metrics.py [--frames 6] [--lpips tf|torch] [--device cpu|cuda]
 
 Uses calendar GT frames from ../shared/data/Vid4 and their bicubic x4 as the "output" (synthetic
-720x576 frames when the shared data is absent). LPIPS uses the real AlexNet backbone when it is
-found (see LPIPSmodels/adapter.py), otherwise a random-weight backbone written to a temporary
-file: the timing is the same, the values are meaningless and are not printed. The output says
-which. Numbers are medians over the frames; tLP100 is the extra cost on top of LPIPS (two
+720x576 frames when the shared data is absent). LPIPS is the metric's own (TensorFlow by default,
+``--lpips torch`` for the lpips package; both on the shipped AlexNet weights). Numbers are medians over the frames; tLP100 is the extra cost on top of LPIPS (two
 distances on cached features; the original recomputed four AlexNet passes for it, shown too).
 """
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -45,20 +42,12 @@ def load_frames(n):
     return gts, outs, "synthetic 720x576 (../shared/data/Vid4 not found)"
 
 
-def lpips_model(device):
-    from LPIPSmodels.adapter import LpipsAlex, find_alexnet_weights, import_torch_stack
-
-    path = find_alexnet_weights()
-    if path:
-        return LpipsAlex(path, device=device), f"real backbone {path}"
-    torch, torchvision, _ = import_torch_stack()
-
-    torch.manual_seed(0)
-    state = torchvision.models.alexnet(weights=None).state_dict()
-    tmp = tempfile.mkdtemp(prefix="bench_lpips_")
-    path = os.path.join(tmp, "alexnet-random.pth")
-    torch.save({k: v for k, v in state.items() if k.startswith("features.")}, path)
-    return LpipsAlex(path, device=device), "RANDOM-weight backbone (timing only; real file absent)"
+def lpips_model(mode, device):
+    from LPIPSmodels import load_lpips
+    model, message = load_lpips(mode, device=device)
+    if model is None:
+        raise SystemExit(message)
+    return model, message
 
 
 def timed(fn, *args):
@@ -70,14 +59,15 @@ def timed(fn, *args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=6)
-    parser.add_argument("--device", default=None)
+    parser.add_argument("--lpips", choices=("tf", "torch"), default="tf")
+    parser.add_argument("--device", default=None, help="torch device for --lpips torch")
     parser.add_argument("--no_lpips", action="store_true")
     args = parser.parse_args()
 
     gts, outs, source = load_frames(args.frames)
     times = {k: [] for k in ("read 2 PNGs", "PSNR-Y", "SSIM-Y", "tOF", "LPIPS", "tLP100",
                              "tLP100 (original: 4 extra passes)")}
-    model, backbone = (None, "off") if args.no_lpips else lpips_model(args.device)
+    model, backbone = (None, "off") if args.no_lpips else lpips_model(args.lpips, args.device)
     gt_dir = os.path.join(ROOT, "..", "shared", "data", "Vid4", "GT", "calendar")
     pngs = inputs.list_pngs(gt_dir, "target")[2:2 + args.frames] if os.path.isdir(gt_dir) else []
     prev = None
@@ -111,9 +101,10 @@ def main():
           f"(crop {gt_c.shape[1]}x{gt_c.shape[0]})")
     threads = ""
     if model is not None:
-        import torch
-        threads = f", torch threads {torch.get_num_threads()}"
-        print(f"LPIPS: {backbone}; device {model.device}")
+        if args.lpips == "torch":
+            import torch
+            threads = f", torch threads {torch.get_num_threads()}"
+        print(f"LPIPS: {backbone}")
     print(f"CPU cores visible: {os.cpu_count()}, OpenCV threads {cv2.getNumThreads()}{threads}")
     print(f"{'metric':36s} {'s/frame (median)':>17s}")
     total = 0.0

@@ -1,5 +1,10 @@
-"""The README figure ``resources/vid4_shipped.png``: Vid4 crops of bicubic, our shipped FRVSR and
-TecoGAN models, and the ground truth, side by side (one row per scene).
+"""The README figures ``resources/vid4_shipped.png`` and ``resources/vid4_temporal_profiles.png``.
+
+The first: Vid4 crops of bicubic, our shipped FRVSR and TecoGAN models, and the ground truth, side
+by side (one row per scene). The second: temporal profiles as the paper shows them, for the same
+methods: one pixel row (through the middle of each crop) taken from every frame and stacked over
+time (top = first frame), so flicker shows as horizontal streaks and detail that moves coherently
+as smooth slanted lines.
 
     python3 resources/make_vid4_figure.py --lr_root ../shared/data/Vid4/LR \\
         --hr_root ../shared/data/Vid4/GT --results FRVSR=eval_vid4/FRVSR_ours \\
@@ -24,6 +29,7 @@ from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8   # noqa
 CROPS = [("calendar", 20, 250, 300), ("city", 20, 200, 250), ("foliage", 20, 180, 300),
          ("walk", 20, 150, 330)]
 SIZE = 160
+PROFILE_STRETCH = 3     # each frame's row drawn 3 px high, so 40-odd frames make a visible panel
 
 
 def crop(image, top, left):
@@ -43,6 +49,8 @@ def main(argv):
     parser.add_argument("--hr_root", required=True)
     parser.add_argument("--results", action="append", default=[], metavar="NAME=DIR")
     parser.add_argument("--output", default=os.path.join(HERE, "vid4_shipped.png"))
+    parser.add_argument("--profile_output",
+                        default=os.path.join(HERE, "vid4_temporal_profiles.png"))
     args = parser.parse_args(argv[1:])
     methods = [r.split("=", 1) for r in args.results]
     if not methods or any(len(m) != 2 for m in methods):
@@ -63,7 +71,43 @@ def main(argv):
         rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
     write_image_rgb8(args.output, np.concatenate(rows[:-1], axis=0))
     print(f"wrote {args.output}")
+    profiles = temporal_profile_rows(args, methods)
+    write_image_rgb8(args.profile_output, profiles)
+    print(f"wrote {args.profile_output}")
     return 0
+
+
+def profile(frames, top, left, stretch=PROFILE_STRETCH):
+    """Row ``top + SIZE // 2`` of each frame, columns left .. left + SIZE, stacked over time."""
+    y = top + SIZE // 2
+    lines = [image[y, left:left + SIZE] for image in frames]
+    return np.repeat(np.stack(lines, axis=0), stretch, axis=0)
+
+
+def all_frames(folder, count=None):
+    frames = list_frames(folder)
+    if count is not None and len(frames) != count:
+        raise UserError(f"'{folder}' has {len(frames)} frames, the ground truth {count}")
+    return [read_image_rgb8(f) for f in frames]
+
+
+def temporal_profile_rows(args, methods):
+    rows = []
+    for scene, _, top, left in CROPS:
+        gt = all_frames(os.path.join(args.hr_root, scene))
+        lr = all_frames(os.path.join(args.lr_root, scene), len(gt))
+        panels = [("bicubic", profile([bicubic_x4(f) for f in lr], top, left))]
+        for name, folder in methods:
+            panels.append((f"ours {name}",
+                           profile(all_frames(os.path.join(folder, scene), len(gt)), top, left)))
+        panels.append((f"ground truth ({scene})", profile(gt, top, left)))
+        row = []
+        for label, image in panels:
+            row.append(label_panel(np.ascontiguousarray(image), label))
+            row.append(np.full((image.shape[0], 4, 3), 255, np.uint8))
+        rows.append(np.concatenate(row[:-1], axis=1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+    return np.concatenate(rows[:-1], axis=0)
 
 
 if __name__ == "__main__":

@@ -139,3 +139,48 @@ def test_tf_vgg16_equals_torchvision_and_lpips_vgg(vgg, vgg16_file):
     t_unit = t_out / np.sqrt((t_out ** 2).sum(-1, keepdims=True) + 1e-12)
     ours = vgg(tf.constant(x[np.newaxis], tf.float32), ("vgg_16/conv5/conv5_3",))
     np.testing.assert_allclose(ours["vgg_16/conv5/conv5_3"].numpy()[0], t_unit, atol=2e-4)
+
+
+def test_tecogan_trains_with_the_standin(vgg16_file, tmp_path):
+    """Three TecoGAN steps with --vgg_net vgg16_lpips: the four VGG16 layer losses are finite
+    cosine distances, the run folder records the network, and the log says it is a stand-in."""
+    import json
+
+    from lib.trainer import train
+    from train_helpers import make_scenes, tiny_flags
+
+    scenes = make_scenes(str(tmp_path / "scenes"), "bikes.mp4", count=2, frames=6, size=(80, 80))
+    messages = []
+    flags = tiny_flags(scenes, str(tmp_path / "run"), ratio=0.01, pingpang=True, pp_scaling=0.5,
+                       crop_size=8, vgg_scaling=0.2, vgg_net="vgg16_lpips", vgg_ckpt=vgg16_file,
+                       max_iter=3, learning_rate=5e-5)
+    run = train(flags, log=messages.append)
+    assert any("VGG16 stand-in" in m and "not the original loss" in m for m in messages)
+    assert not any("VGG19 restored" in m for m in messages)
+    for step in run.history:
+        layer = [step[f"vgg_loss_{i}"] for i in range(2, 6)]
+        assert all(0.0 < v < 2.0 for v in layer), layer          # cosine distances, not NaN
+        assert np.isfinite(step["All_loss_Gen"])
+    identity = json.load(open(tmp_path / "run" / "run.json"))
+    assert identity["structure"]["vgg_net"] == "vgg16_lpips"
+
+
+def test_rungan3_with_the_standin_fetches_nothing(tmp_path, monkeypatch):
+    from lib.train_recipes import TRAIN_DATA_ENV, build_command
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(TRAIN_DATA_ENV, str(tmp_path))
+    mirror = tmp_path / "empty_mirror"
+    mirror.mkdir()
+    logged = []
+    args, _ = build_command(3, ["--mirror", str(mirror), "--vgg_net", "vgg16_lpips",
+                                "--checkpoint", "start/model"], fetch=True, log=logged.append)
+    values = dict(zip(args, args[1:]))
+    assert values["--vgg_ckpt"] == os.path.join("model", "vgg16_lpips.npz")
+    assert values["--vgg_net"] == "vgg16_lpips" and values["--vgg_scaling"] == "0.2"
+    assert any("stand-in" in m for m in logged)
+    assert not (tmp_path / "model" / "vgg_19.ckpt").exists()
+    # offline with VGG19 requested: the error offers both ways out
+    with pytest.raises(UserError, match="--vgg_net vgg16_lpips.*--vgg_scaling -1"):
+        build_command(3, ["--mirror", str(mirror), "--checkpoint", "start/model"], fetch=True,
+                      log=lambda *a: None)
