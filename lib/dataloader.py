@@ -24,6 +24,7 @@ and a resumed run continues exactly where the checkpoint was taken (the position
 samples consumed). Decoding runs in parallel (``--queue_thread`` calls) with order preserved.
 """
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -81,9 +82,80 @@ def find_scenes(root, prefix, first, last, max_frm, log=print):
             log(f"Skip {folder}: it does not hold {max_frm + 1} frames ({frame_name(max_frm)} "
                 "missing)")
             continue
-        width, height, _, _ = png_header(os.path.join(folder, frame_name(0)))
+        width, height = check_scene_frames(folder, max_frm)
         found.append((folder, width, height))
     return found, skipped
+
+
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"    # the IEND chunk every complete PNG ends with
+
+
+def check_frame_file(path):
+    """(width, height) of a training frame, checked cheaply: present, a PNG header, and the
+    IEND chunk at the end (a file cut short, e.g. by a full disk, lacks it). Damage inside the
+    image data is only found by decoding; the training loop then names the file."""
+    width, height, _, _ = png_header(path)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(-len(PNG_END), os.SEEK_END)
+            tail = handle.read()
+    except OSError as err:
+        raise UserError(f"training frame '{path}' cannot be read: {err.strerror}") from None
+    if tail != PNG_END:
+        raise UserError(f"training frame '{path}' is truncated (no PNG end marker after "
+                        f"{os.path.getsize(path):,} bytes); replace it or remove its scene")
+    return width, height
+
+
+def check_scene_frames(folder, max_frm):
+    """Every frame 0..max_frm of a scene exists, passes :func:`check_frame_file` and has the
+    size of frame 0 (a sequence is stacked into one tensor). Returns (width, height)."""
+    size = None
+    for index in range(max_frm + 1):
+        path = os.path.join(folder, frame_name(index))
+        if not os.path.isfile(path):
+            raise UserError(f"training frame '{path}' is missing (the scene holds "
+                            f"{frame_name(max_frm)}, so it should have frames 0..{max_frm})")
+        try:
+            this = check_frame_file(path)
+        except UserError as err:
+            text = str(err)
+            raise UserError(text if text.startswith("training frame") else
+                            f"training data: {text}; replace the file or remove its scene") \
+                from None
+        if size is None:
+            size = this
+        elif this != size:
+            raise UserError(f"training frame '{path}' is {this[0]}x{this[1]} but "
+                            f"{frame_name(0)} of its scene is {size[0]}x{size[1]}; all frames of "
+                            "a scene must have one size")
+    return size
+
+
+def undecodable_frames(scene_set, config, rand_seed, first, count):
+    """[(path, reason)] for the frames of samples ``first`` .. ``first + count - 1`` that
+    TensorFlow's PNG decoder rejects: which file broke a batch, found after the fact."""
+    sampler = SequenceSampler(scene_set, config, rand_seed)
+    bad, seen = [], set()
+    for index in range(first, first + count):
+        scene, start = scene_set.sequences[int(sampler.sequence_id(index).numpy())]
+        for path in scene_set.paths[scene][start:start + config.RNN_N]:
+            path = str(path)
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                tf.io.decode_png(tf.io.read_file(path), channels=3)
+            except tf.errors.OpError as err:
+                bad.append((path, op_error_text(err)))
+    return bad
+
+
+def op_error_text(err):
+    """The readable part of a TensorFlow error: first line, without the function/op wrappers."""
+    text = (getattr(err, "message", None) or str(err) or type(err).__name__).strip()
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", text.splitlines()[0] if text else "")
+    return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text).strip()[:300] or type(err).__name__
 
 
 class SceneSet:

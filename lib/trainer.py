@@ -35,6 +35,8 @@ import numpy as np
 import tensorflow as tf
 
 from lib.errors import UserError
+from lib.output_paths import prepare_output_dir, remove_if_empty
+from lib.train_checkpoints import clean_interrupted_saves, resumable_checkpoint, state_steps
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_FILE = "run.json"
@@ -130,7 +132,7 @@ def check_run_folder(output_dir, identity, log=print):
     if not os.path.isdir(output_dir):
         return False
     run_file = os.path.join(output_dir, RUN_FILE)
-    has_state = state_checkpoint(output_dir) is not None
+    has_state = bool(state_steps(output_dir))     # files on disk, whatever the state file says
     has_models = any(n.startswith("model-") and n.endswith(".index")
                      for n in os.listdir(output_dir))
     if not os.path.isfile(run_file):
@@ -284,7 +286,7 @@ class Trainer:
         from lib.vgg16 import MAKE_IT as MAKE_VGG16
         from lib.vgg19 import VGG_URL
         flags, cfg = self.flags, self.config
-        self.resume = check_run_folder(self.output_dir, self.identity, self.log)
+        self.resume = self._find_resume_point()
         if cfg.use_vgg and cfg.vgg_net == "vgg16_lpips":
             if not flags.vgg_ckpt or not os.path.isfile(flags.vgg_ckpt):
                 raise UserError(f"--vgg_net vgg16_lpips needs --vgg_ckpt model/vgg16_lpips.npz "
@@ -330,11 +332,49 @@ class Trainer:
                                                   max_to_keep=self.flags.keep_checkpoints,
                                                   checkpoint_name="ckpt")
 
+    def _find_resume_point(self):
+        """True to resume (``self.resume_path``); cleans what an interrupted save left behind
+        and steps back over damaged checkpoints. Only the chief changes files."""
+        self.resume_path = None
+        resume = check_run_folder(self.output_dir, self.identity, self.log)
+        if self.chief and os.path.isdir(self.output_dir):
+            clean_interrupted_saves(self.output_dir, self.log)
+        if resume:
+            self.resume_path = resumable_checkpoint(self.output_dir, self.log, clean=self.chief)
+            if self.resume_path is None:
+                raise UserError(f"every training checkpoint in '{self.output_dir}/{STATE_DIR}' is "
+                                "damaged (see the warnings above), so the run cannot resume; "
+                                "start a new --output_dir, or start from one of its model-N "
+                                "files with --pre_trained_model --checkpoint")
+        return resume
+
+    def resume_step(self):
+        """Step of the checkpoint this run resumes from (None for a new run)."""
+        return int(self.resume_path.rsplit("-", 1)[1]) if self.resume_path else None
+
+    def nothing_to_do(self):
+        """True when a resumed run is at ``--max_iter`` already; UserError when beyond it.
+
+        ``--max_iter`` is the total length of the run here (the original ran that many more
+        steps after every restart), so a smaller value is most likely meant the original way.
+        """
+        step = self.resume_step()
+        if step is None or step < self.max_iter:
+            return False
+        if step > self.max_iter:
+            raise UserError(f"--max_iter {self.max_iter} is below step {step}, where the run in "
+                            f"'{self.output_dir}' stopped: --max_iter counts all steps of the run "
+                            f"(not the steps after a restart); give --max_iter above {step} to "
+                            "train further, or a new --output_dir")
+        self.log(f"the run in '{self.output_dir}' is at step {step} = --max_iter already: "
+                 "nothing to do (raise --max_iter to train further)")
+        return True
+
     def restore(self):
         flags = self.flags
         if self.resume:
             # every worker restores from the run folder's state (a shared filesystem)
-            self._restore_state(state_checkpoint(self.output_dir))
+            self._restore_state(self.resume_path)
             if flags.checkpoint or flags.pre_trained_model:
                 self.log("note: the run folder holds a checkpoint, so it is resumed; "
                          "--checkpoint/--pre_trained_model are ignored")
@@ -489,7 +529,12 @@ class Trainer:
                             self._warned.add("png")
                             self.log("GIF summaries need ffmpeg; writing PNG frames instead")
         if self.val_iter is not None:
-            values = self.step.evaluate(*next(self.val_iter))
+            from lib.dataloader import VALIDATION_SEED_OFFSET
+            val_batch = self._next_batch(self.val_iter, self.val_scenes,
+                                         self.flags.rand_seed + VALIDATION_SEED_OFFSET,
+                                         self._val_position)
+            self._val_position += self.config.batch_size
+            values = self.step.evaluate(*val_batch)
             values = {k: float(v) for k, v in values.items()}
             if self.chief:
                 with self.writer.as_default():
@@ -515,6 +560,29 @@ class Trainer:
             self.log(f"{name} {value}")
 
     # -- the loop ---------------------------------------------------------------------------------
+    def _next_batch(self, iterator, scene_set, seed, position):
+        """The next batch; a frame TensorFlow cannot decode becomes an error naming the file.
+
+        The cheap checks at start (header, end marker, size) cannot see damage inside the image
+        data; this finds the file among the batch's frames (samples ``position`` onwards).
+        """
+        try:
+            return next(iterator)
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+                tf.errors.NotFoundError) as err:
+            from lib.dataloader import op_error_text, undecodable_frames
+            bad = undecodable_frames(scene_set, self.config, seed, position,
+                                     self.config.batch_size)
+            last = self.last_saved or (self.resume_path if self.resume else None)
+            then = f"; the last checkpoint is '{last}', a restart resumes from it" if last else ""
+            if bad:
+                path, reason = bad[0]
+                more = f" (and {len(bad) - 1} more frame(s) of this batch)" if len(bad) > 1 else ""
+                raise UserError(f"training frame '{path}' cannot be decoded ({reason}){more}; "
+                                f"replace it or remove its scene{then}") from None
+            raise UserError(f"the training data pipeline failed ({op_error_text(err)}){then}") \
+                from None
+
     def loop(self):
         from lib.dataloader import VALIDATION_SEED_OFFSET, distributed_dataset
         flags, cfg = self.flags, self.config
@@ -527,6 +595,7 @@ class Trainer:
         self.val_iter = None
         if self.val_scenes is not None:
             val_position = (start_step // flags.summary_freq) * cfg.batch_size
+            self._val_position = val_position
             self.val_iter = iter(distributed_dataset(
                 self.strategy, self.val_scenes, cfg, flags.rand_seed + VALIDATION_SEED_OFFSET,
                 val_position, flip=flags.flip, moving=flags.movingFirstFrame,
@@ -544,7 +613,7 @@ class Trainer:
         step = start_step
         self.log("Optimization starts!!!")
         while step < self.max_iter:
-            batch = next(iterator)
+            batch = self._next_batch(iterator, self.scenes, flags.rand_seed, step * cfg.batch_size)
             result = self.step.train(*batch)
             if not bool(result["finite"].numpy()):
                 bad = [k for k, v in result.items()
@@ -574,6 +643,27 @@ class Trainer:
         return step
 
 
+# What a collective raises on the surviving workers when a peer dies (seen with TF 2.21: after
+# about 30 s without heartbeats, UnavailableError "The following tasks are unhealthy").
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+               tf.errors.AbortedError, tf.errors.CancelledError)
+
+
+def peer_lost_message(err, output_dir):
+    """What to do when another worker of a MultiWorkerMirroredStrategy job stopped.
+
+    TensorFlow cannot take a restarted worker back into a running job ("Restart your program to
+    reset"): every worker must be started again, and then the job resumes from the last checkpoint.
+    """
+    from lib.dataloader import op_error_text
+    steps = state_steps(output_dir)
+    last = (f"resumes from the last checkpoint '{os.path.join(output_dir, STATE_DIR)}/ckpt-"
+            f"{steps[0]}' (step {steps[0]})" if steps else "starts again from step 0")
+    return (f"another worker of the multi-worker job stopped ({op_error_text(err)}); TensorFlow "
+            "cannot continue the job without it. Start the same command again on every worker "
+            f"(same TF_CONFIG): training {last}")
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -597,9 +687,17 @@ def train(flags, log=print):
         tf.config.experimental.enable_op_determinism()
     strategy = choose_strategy(flags.distribute, early_log)
     trainer.chief = _is_chief(strategy)
-    trainer.prepare()
-    os.makedirs(trainer.output_dir, exist_ok=True)
-    os.makedirs(trainer.summary_dir, exist_ok=True)
+    # a file, a file as parent or an unwritable place: one error line before any work
+    created = prepare_output_dir(trainer.output_dir, "--output_dir")
+    try:
+        created += prepare_output_dir(trainer.summary_dir, "--summary_dir")
+        trainer.prepare()
+    except BaseException:
+        remove_if_empty(created)    # a refused start leaves no empty run folder behind
+        raise
+    if trainer.nothing_to_do():
+        trainer.final_step = trainer.resume_step()
+        return trainer
     trainer.log = log
     tee = tee_stdout(trainer.summary_dir) if (log is print and trainer.chief) else None
     for line in early:          # what was printed before the log file existed
@@ -631,6 +729,10 @@ def train(flags, log=print):
         trainer.wait_children()
         log(f"Optimization done: {trainer.final_step} steps, checkpoint {trainer.last_saved}")
         return trainer
+    except PEER_ERRORS as err:
+        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise
+        raise UserError(peer_lost_message(err, trainer.output_dir)) from None
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)

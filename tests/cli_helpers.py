@@ -20,8 +20,11 @@ def tree_hashes(*roots):
     return out
 
 
-def run_cli(args, cwd=None, timeout=300, env=None):
-    """(exit status, stdout, stderr) of ``python3 ARGS`` (a script path or ``-m module``)."""
+def run_cli(args, cwd=None, timeout=1800, env=None):
+    """(exit status, stdout, stderr) of ``python3 ARGS`` (a script path or ``-m module``).
+
+    The timeout only bounds a hung process: TensorFlow's import alone can take minutes on a
+    heavily loaded 2-core machine."""
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     full_env.pop("TF_CONFIG", None)
     full_env.update(env or {})

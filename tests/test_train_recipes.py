@@ -140,3 +140,63 @@ def test_mode3_without_vgg_needs_no_download(tmp_path, monkeypatch):
                       fetch=True, log=lambda *a: None)
     with pytest.raises(UserError, match="needs a number"):
         build_command(3, ["--vgg_scaling=abc"], fetch=True, log=lambda *a: None)
+
+
+def test_output_dir_after_the_mode_names_the_whole_run_folder(tmp_path, monkeypatch):
+    """runGan.py 4 --output_dir X: weights, logs, events and source copies all in X."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(TRAIN_DATA_ENV, str(tmp_path))
+    for form in (["--output_dir", "X"], ["--output_dir=X/"]):
+        args, run_dir = build_command(4, form + ["--max_iter", "7"], fetch=False,
+                                      log=lambda *a: None)
+        values = dict(zip(args, args[1:]))
+        assert run_dir == "X/" and args.count("--output_dir") == 1
+        assert values["--output_dir"] == "X/" and values["--summary_dir"] == "X/log/"
+        assert not any("ex_FRVSR" in a for a in args) and not any(
+            a.startswith("--output_dir=") for a in args)
+    args, run_dir = build_command(3, ["--output_dir", "Y", "--vgg_scaling", "-1",
+                                      "--checkpoint", "c"], fetch=False, log=lambda *a: None)
+    assert run_dir == "Y/" and dict(zip(args, args[1:]))["--summary_dir"] == "Y/log/"
+    with pytest.raises(UserError, match="name different run folders"):
+        build_command(4, ["--run_dir", "A", "--output_dir", "B"], fetch=False,
+                      log=lambda *a: None)
+    with pytest.raises(UserError, match="--output_dir needs a value"):
+        build_command(4, ["--output_dir"], fetch=False, log=lambda *a: None)
+
+
+TINY_OVERRIDES = ["--str_dir", "2000", "--end_dir", "2001", "--end_dir_val", "1999",
+                  "--max_frm", "5", "--RNN_N", "3", "--crop_size", "8", "--batch_size", "2",
+                  "--num_resblock", "1", "--max_iter", "1", "--queue_thread", "1",
+                  "--notest_inference", "--nogif_summaries"]
+
+
+def test_rungan4_output_dir_one_run_one_folder(tmp_path):
+    from cli_helpers import run_cli
+    from test_train_robustness import make_data
+    data = make_data(str(tmp_path / "data"))
+    work = tmp_path / "work"
+    work.mkdir()
+    status, stdout, stderr = run_cli([os.path.join(REPO_ROOT, "runGan.py"), "4", "--train_data",
+                                      data, "--output_dir", "X", *TINY_OVERRIDES], cwd=work)
+    assert status == 0, stdout[-2000:] + stderr[-2000:]
+    assert "new run in X/" in stdout
+    assert sorted(os.listdir(work)) == ["X"]          # no ex_FRVSR<date>/ next to it
+    run = work / "X"
+    assert (run / "model-1.index").exists() and (run / "state").is_dir()
+    assert (run / "log" / "logfile.txt").exists() and (run / "log" / "source" / "main.py").exists()
+    assert any(n.startswith("events.") for n in os.listdir(run / "log"))
+
+
+def test_rungan4_output_dir_under_a_file(tmp_path):
+    from cli_helpers import assert_one_error, run_cli, tree_hashes
+    from test_train_robustness import make_data
+    data = make_data(str(tmp_path / "data"))
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"user data")
+    before = tree_hashes(tmp_path)
+    status, stdout, stderr = run_cli([os.path.join(REPO_ROOT, "runGan.py"), "4", "--train_data",
+                                      data, "--output_dir", blocker / "run", *TINY_OVERRIDES],
+                                     cwd=tmp_path)
+    assert_one_error(status, stdout, stderr, f"cannot create the --output_dir folder "
+                     f"'{blocker}/run/'", f"'{blocker}' is a file, not a folder")
+    assert tree_hashes(tmp_path) == before

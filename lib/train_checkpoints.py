@@ -1,0 +1,115 @@
+"""The run folder's training-state checkpoints (``<output_dir>/state/ckpt-N``) after accidents.
+
+* A run killed while saving leaves TensorFlow's temporary ``ckpt-N_temp/`` folder (and SaveV2's
+  ``*.tempstate*`` files): :func:`clean_interrupted_saves` removes them on the next start.
+* A damaged checkpoint (a data file cut short by a full disk or a copy, a bad block) cannot be
+  restored: :func:`resumable_checkpoint` reads every tensor of the newest checkpoint first (the
+  bundle reader checks each tensor's CRC32C), moves damaged ones to ``state/damaged/`` and resumes
+  from the newest good one, saying so. Nothing is deleted.
+
+Checkpoints are found from the files on disk (``ckpt-N.index``), not only from the ``checkpoint``
+state file, which a kill can leave naming a checkpoint that was never written.
+"""
+import os
+import re
+import shutil
+
+import tensorflow as tf
+
+STATE_DIR = "state"
+DAMAGED_DIR = "damaged"
+_INDEX = re.compile(r"^ckpt-(\d+)\.index$")
+_TEMP_DIR = re.compile(r"^(ckpt|model)-\d+_temp$")
+_TEMP_FILE = re.compile(r"^(ckpt|model)-\d+\.(index|data-\d+-of-\d+)\.tempstate\d*$")
+
+
+def state_steps(output_dir):
+    """Steps of the state checkpoints on disk, newest first."""
+    folder = os.path.join(output_dir, STATE_DIR)
+    if not os.path.isdir(folder):
+        return []
+    steps = [int(m.group(1)) for m in map(_INDEX.match, os.listdir(folder)) if m]
+    return sorted(steps, reverse=True)
+
+
+def clean_interrupted_saves(output_dir, log=print):
+    """Remove the temporary files of saves that a kill interrupted; returns what was removed."""
+    removed = []
+    for folder in (output_dir, os.path.join(output_dir, STATE_DIR)):
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            path = os.path.join(folder, name)
+            if _TEMP_DIR.match(name) and os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif _TEMP_FILE.match(name) and os.path.isfile(path):
+                os.remove(path)
+            else:
+                continue
+            removed.append(path)
+    if removed:
+        log(f"removed {len(removed)} leftover(s) of a save that was interrupted: "
+            + ", ".join(os.path.relpath(p, output_dir) for p in removed))
+    return removed
+
+
+def checkpoint_problem(prefix):
+    """None when every tensor of checkpoint ``prefix`` reads back, else the reason (one line)."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, OSError) as err:
+        text = getattr(err, "message", None) or str(err) or type(err).__name__
+        return text.strip().splitlines()[0][:300]
+    return None
+
+
+def _move_to_damaged(output_dir, step):
+    """Move every file of ``ckpt-<step>`` into ``state/damaged/`` (never over another file)."""
+    folder = os.path.join(output_dir, STATE_DIR)
+    target = os.path.join(folder, DAMAGED_DIR)
+    os.makedirs(target, exist_ok=True)
+    stem = f"ckpt-{step}."
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(stem) and os.path.isfile(os.path.join(folder, name)):
+            dest, n = os.path.join(target, name), 1
+            while os.path.lexists(dest):
+                n += 1
+                dest = os.path.join(target, f"{name}.{n}")
+            os.replace(os.path.join(folder, name), dest)
+    return target
+
+
+def _rewrite_state_file(output_dir, steps):
+    """The ``checkpoint`` file naming only the good checkpoints (read by CheckpointManager)."""
+    names = [f"ckpt-{s}" for s in sorted(steps)]
+    tf.compat.v1.train.update_checkpoint_state(os.path.join(output_dir, STATE_DIR), names[-1],
+                                               all_model_checkpoint_paths=names)
+
+
+def resumable_checkpoint(output_dir, log=print, clean=True):
+    """Prefix of the newest state checkpoint that reads back completely, or None if none does.
+
+    Damaged newer ones are reported; with ``clean`` (the chief) they are moved to
+    ``state/damaged/`` and the state file is rewritten so that the checkpoint manager forgets them.
+    Other workers only read, and reach the same answer.
+    """
+    steps = state_steps(output_dir)
+    damaged = []
+    for step in steps:
+        prefix = os.path.join(output_dir, STATE_DIR, f"ckpt-{step}")
+        problem = checkpoint_problem(prefix)
+        if problem is None:
+            if damaged:
+                log(f"resuming from the previous good checkpoint '{prefix}' (step {step}) "
+                    f"instead of the damaged {', '.join(f'ckpt-{s}' for s in damaged)}")
+                if clean:
+                    _rewrite_state_file(output_dir, [s for s in steps if s not in damaged])
+            return prefix
+        damaged.append(step)
+        where = ""
+        if clean:
+            where = f"; moved to '{_move_to_damaged(output_dir, step)}'"
+        log(f"warning: checkpoint '{prefix}' is damaged and cannot be restored ({problem}){where}")
+    return None
