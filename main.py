@@ -54,7 +54,7 @@ def main(argv):
         from lib.inference_setup import prepare_inference
         prepared = prepare_inference(FLAGS)
     elif FLAGS.mode == "export":
-        from lib.export import check_export_flags
+        from lib.inference_setup import check_export_flags
         check_export_flags(FLAGS)
     set_seeds(FLAGS.rand_seed)
     if FLAGS.mode == "inference":

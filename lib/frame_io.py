@@ -179,6 +179,25 @@ def png_header(path):
     return width, height, head[24], head[25]
 
 
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"    # the IEND chunk every complete PNG ends with
+
+
+def check_png_complete(path):
+    """UserError naming ``path`` when the PNG does not end with its IEND chunk (a truncated copy
+    or download); reads 12 bytes, so a whole clip is checked before any work starts."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - len(PNG_END)))
+            tail = handle.read()
+    except OSError as err:
+        raise UserError(f"cannot read '{path}': {err.strerror}") from None
+    if tail != PNG_END:
+        raise UserError(f"'{path}' is a truncated or corrupt PNG (it does not end with the IEND "
+                        "chunk); copy or export it again")
+
+
 def check_decodable_size(path, width, height):
     """UserError naming ``path`` when OpenCV would refuse to decode an image of this size."""
     limits = {}

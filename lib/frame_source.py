@@ -7,7 +7,8 @@ are decoded later, one at a time, while the network runs.
 import os
 
 from lib.errors import UserError
-from lib.frame_io import VIDEO_EXTENSIONS, check_same_size, list_frames, read_image_rgb8
+from lib.frame_io import (VIDEO_EXTENSIONS, check_png_complete, check_same_size, list_frames,
+                          read_image_rgb8)
 
 DEFAULT_FPS = 25.0
 MIN_LR_SIDE = 8
@@ -66,7 +67,10 @@ def _folder_source(folder, limit, degrade, report=print):
     paths = list_frames(folder, report_skipped=report)
     if limit > 0:
         paths = paths[:limit]
-    width, height = check_same_size(paths)
+    width, height = check_same_size(paths)       # headers: readable, decodable size, same size
+    for path in paths:
+        if path.lower().endswith(".png"):
+            check_png_complete(path)
     if degrade:
         width, height = (width + 3) // 4, (height + 3) // 4
 

@@ -66,3 +66,19 @@ def prepare_inference(flags, report=print):
     plan = OutputPlan(image_dir, flags.output_name, flags.output_ext, source,
                       getattr(flags, "overwrite", False), identity)
     return SimpleNamespace(source=source, plan=plan, summary_dir=summary_dir)
+
+
+def check_export_flags(flags):
+    """Checks that need no TensorFlow: block count, checkpoint files, a free output folder."""
+    check_num_resblock(flags.num_resblock)
+    check_checkpoint_present(flags.checkpoint)
+    if not flags.output_dir:
+        raise UserError("--output_dir is required: the folder the SavedModel is written to")
+    if os.path.lexists(flags.output_dir) and not os.path.isdir(flags.output_dir):
+        raise UserError(f"--output_dir '{flags.output_dir}' is a file; give a folder")
+    if os.path.isdir(flags.output_dir) and os.listdir(flags.output_dir) \
+            and not getattr(flags, "overwrite", False):
+        raise UserError(f"--output_dir '{flags.output_dir}' exists and is not empty; use "
+                        "--overwrite to replace it (the old folder goes only once the new one "
+                        "is complete), or another folder")
+    check_writable_folder(os.path.dirname(os.path.abspath(flags.output_dir)), "--output_dir")
