@@ -16,9 +16,19 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_DIR = os.path.join(REPO_ROOT, "model", "shipped")
 SHIPPED_MODELS = {"TecoGAN": os.path.join(SHIPPED_DIR, "TecoGAN_ours"),
                   "FRVSR": os.path.join(SHIPPED_DIR, "FRVSR_ours")}
+# Residual blocks of the shipped generators, so runGan.py need not import TensorFlow to read them
+# from the checkpoint (tests/test_rungan_cli.py checks them against the files).
+SHIPPED_BLOCKS = {"TecoGAN": 10, "FRVSR": 10}
 DEFAULT_SHIPPED = "TecoGAN"
+# The README figure resources/demo_bicubic_vs_ours.png is this function's output for the demo
+# clip (python3 runGan.py 1, then copy results/bigbuckbunny_bicubic_vs_ours.png).
+README_FIGURE = os.path.join(REPO_ROOT, "resources", "demo_bicubic_vs_ours.png")
 DEMO_LR = os.path.join(REPO_ROOT, "resources", "demo", "bigbuckbunny_LR")
 DEMO_NAME = "bigbuckbunny"
+# The detail shown side by side for the demo clip: (top, left, height, width) in HR pixels of the
+# middle frame (fur and grass against the soft background), 4 white columns between the panels.
+DEMO_BOX = (150, 420, 300, 400)
+DEMO_GAP = 4
 
 
 def shipped_checkpoint(kind=DEFAULT_SHIPPED):
@@ -66,25 +76,34 @@ def centre_crop(image, height, width):
     return image[top:top + height, left:left + width]
 
 
-def side_by_side(lr_rgb8, sr_rgb8, labels=("bicubic", "ours"), crop_fraction=0.5):
-    """One RGB image: the bicubic x4 of ``lr_rgb8`` next to ``sr_rgb8`` (same centre crop).
+def side_by_side(lr_rgb8, sr_rgb8, labels=("bicubic", "ours"), crop_fraction=0.5, box=None,
+                 gap=None):
+    """One RGB image: the bicubic x4 of ``lr_rgb8`` next to ``sr_rgb8`` (same crop).
 
-    ``crop_fraction`` of the width is kept from each so the details are visible at page width.
+    ``box`` = (top, left, height, width) picks the crop; without it the centre ``crop_fraction``
+    of the width (full height) is kept, so the details are visible at page width.
     """
     bicubic = bicubic_x4(lr_rgb8)
     if bicubic.shape != sr_rgb8.shape:
         raise UserError(f"the result frame is {sr_rgb8.shape[1]}x{sr_rgb8.shape[0]}, not 4x the "
                         f"LR frame ({lr_rgb8.shape[1]}x{lr_rgb8.shape[0]})")
     height, width = sr_rgb8.shape[:2]
-    crop_w = max(1, int(width * crop_fraction))
-    panels = [label_panel(np.ascontiguousarray(centre_crop(img, height, crop_w)), text)
-              for img, text in zip((bicubic, sr_rgb8), labels)]
-    gap = np.full((height, max(2, width // 200), 3), 255, np.uint8)
+    if box is not None and box[0] + box[2] <= height and box[1] + box[3] <= width:
+        top, left, crop_h, crop_w = box
+        crops = [img[top:top + crop_h, left:left + crop_w] for img in (bicubic, sr_rgb8)]
+    else:
+        crop_h, crop_w = height, max(1, int(width * crop_fraction))
+        crops = [centre_crop(img, crop_h, crop_w) for img in (bicubic, sr_rgb8)]
+    panels = [label_panel(np.ascontiguousarray(crop), text) for crop, text in zip(crops, labels)]
+    gap = np.full((crop_h, gap or max(2, width // 200), 3), 255, np.uint8)
     return np.concatenate([panels[0], gap, panels[1]], axis=1)
 
 
-def write_comparison(lr_dir, result_dir, out_path, log=print):
-    """Side-by-side image for the middle frame of a finished run; returns ``out_path``."""
+def write_comparison(lr_dir, result_dir, out_path, log=print, label="ours", box=None, gap=None):
+    """Side-by-side image for the middle frame of a finished run; returns ``out_path``.
+
+    For the demo clip runGan.py passes :data:`DEMO_BOX` and :data:`DEMO_GAP`; the README figure
+    is that output."""
     from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8
     lrs = list_frames(lr_dir)
     results = list_frames(result_dir)
@@ -92,7 +111,8 @@ def write_comparison(lr_dir, result_dir, out_path, log=print):
         raise UserError(f"cannot pair '{lr_dir}' ({len(lrs)} frames) with '{result_dir}' "
                         f"({len(results)} frames) for the comparison image")
     middle = len(lrs) // 2
-    image = side_by_side(read_image_rgb8(lrs[middle]), read_image_rgb8(results[middle]))
+    image = side_by_side(read_image_rgb8(lrs[middle]), read_image_rgb8(results[middle]),
+                         labels=("bicubic", label), box=box, gap=gap)
     write_image_rgb8(out_path, image)
-    log(f"comparison (bicubic | ours) of {os.path.basename(results[middle])}: {out_path}")
+    log(f"comparison (bicubic | {label}) of {os.path.basename(results[middle])}: {out_path}")
     return out_path
