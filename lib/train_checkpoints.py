@@ -59,7 +59,8 @@ def checkpoint_problem(prefix):
         reader = tf.train.load_checkpoint(prefix)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError, OSError) as err:
+    except (tf.errors.OpError, ValueError, OSError, IndexError, RuntimeError) as err:
+        # a data file cut short raises IndexError "Read less bytes than requested" (TF 2.21)
         text = getattr(err, "message", None) or str(err) or type(err).__name__
         return text.strip().splitlines()[0][:300]
     return None

@@ -23,7 +23,7 @@ from conftest import REPO_ROOT
 from test_train_distribute import WEIGHT_MAX, WEIGHT_OFF_FRACTION
 
 WORKER = os.path.join(REPO_ROOT, "tests", "multiworker_check.py")
-TIMEOUT = 900          # one process; about 90 s on an idle 2-core machine
+TIMEOUT = 2400         # bounds a hung process; one takes about 90 s on an idle 2-core machine
 TINY = ["--mode", "train", "--str_dir", "2000", "--end_dir", "2001", "--end_dir_val", "1999",
         "--max_frm", "5", "--RNN_N", "3", "--crop_size", "8", "--batch_size", "2",
         "--num_resblock", "1", "--learning_rate", "5e-5", "--decay_rate", "1.0", "--stair",
