@@ -81,7 +81,10 @@ def test_rungan_1_offline_uses_the_shipped_model_and_beats_bicubic(tmp_path):
     assert names == [f"output_{i:04d}.png" for i in range(120, 132)]
     comparison = read_image_rgb8(str(tmp_path / "results" /
                                      f"{demo.DEMO_NAME}_bicubic_vs_ours.png"))
-    assert comparison.shape[0] == 720 and comparison.shape[1] > 1280
+    # The README figure is exactly this output (the same crop, labels and pixels).
+    figure = read_image_rgb8(demo.README_FIGURE)
+    assert comparison.shape == figure.shape == (300, 804, 3)
+    assert np.abs(comparison.astype(int) - figure).max() <= 1
     srs = [read_image_rgb8(p) for p in outputs]
     assert all(sr.shape == (720, 1280, 3) for sr in srs)
 
