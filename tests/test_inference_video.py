@@ -6,6 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from conftest import shared_path
 from inference_helpers import inference_flags, save_random_model
 from lib.video_io import VideoWriter, ffmpeg_exe, iter_video_frames, probe_video
 
@@ -18,9 +19,9 @@ def ffmpeg_streams(path):
 
 
 @pytest.fixture(scope="module")
-def small_clip_with_sound(tmp_path_factory, shared):
+def small_clip_with_sound(tmp_path_factory):
     """realshort.mp4 (36 frames, 30.02 fps, AAC sound) scaled to 32x24, its audio copied."""
-    source = shared("data", "videos", "realshort.mp4")
+    source = shared_path("data", "videos", "realshort.mp4")
     path = str(tmp_path_factory.mktemp("clip") / "small.mp4")
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", source, "-vf", "scale=32:24",
                     "-c:v", "libx264", "-crf", "10", "-c:a", "copy", path], check=True)

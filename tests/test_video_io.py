@@ -46,7 +46,7 @@ def test_frames_in_order_identical_to_sequential_opencv(shared):
 def test_writer_round_trip_lossless_and_crf(tmp_path, shared):
     src = [f[:121, :161] for f in list(iter_video_frames(shared("data", "videos", "realshort.mp4")))[:6]]
     path = str(tmp_path / "out.mkv")
-    with VideoWriter(path, 25, 161, 121) as out:      # crf 0: yuv444p, odd size allowed
+    with VideoWriter(path, 25, 161, 121, crf=0) as out:   # yuv444p: odd size allowed
         for frame in src:
             out.write(frame)
     info = probe_video(path)
