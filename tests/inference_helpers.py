@@ -26,7 +26,7 @@ def save_random_model(prefix, num_resblock=2, seed=3):
     return prefix
 
 
-def run_main(args, cwd=REPO_ROOT, timeout=300):
+def run_main(args, cwd=REPO_ROOT, timeout=900):
     """Run main.py as a user would; returns CompletedProcess with text output."""
     return subprocess.run([sys.executable, os.path.join(REPO_ROOT, "main.py")] + list(args),
                           cwd=cwd, capture_output=True, text=True, timeout=timeout,

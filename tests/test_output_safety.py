@@ -68,7 +68,7 @@ def test_output_paths_that_cannot_be_folders(tmp_path, model):
 def test_rungan_1_when_results_is_a_file(tmp_path):
     (tmp_path / "results").write_text("my notes")
     result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, "runGan.py"), "1"],
-                            cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+                            cwd=str(tmp_path), capture_output=True, text=True, timeout=900)
     line = _one_error(result)
     assert "./results" in line and "not a folder" in line
     assert (tmp_path / "results").read_text() == "my notes"
@@ -185,6 +185,6 @@ def test_bad_path_is_answered_without_importing_tensorflow(tmp_path):
             "except SystemExit as exit:\n    print('exit', exit.code)\n"
             "print('tensorflow loaded:', 'tensorflow' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=120)
+                            text=True, timeout=900)
     assert "exit 2" in result.stdout and "tensorflow loaded: False" in result.stdout
     assert "does not exist" in result.stderr

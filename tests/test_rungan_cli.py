@@ -15,7 +15,7 @@ from lib import demo  # noqa: E402
 
 def _rungan(args, cwd):
     return subprocess.run([sys.executable, os.path.join(REPO_ROOT, "runGan.py")] + list(args),
-                          cwd=cwd, capture_output=True, text=True, timeout=300)
+                          cwd=cwd, capture_output=True, text=True, timeout=900)
 
 
 def test_help_lists_modes_and_every_flag(tmp_path):
