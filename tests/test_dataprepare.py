@@ -31,9 +31,11 @@ def run(tmp_path, lines, *flags, out="out"):
     listing.write_text("\n".join(lines) + "\n")
     disk = tmp_path / out
     status = dataPrepare.main(["--video_list", str(listing), "--disk_path", str(disk), *flags])
-    logs = sorted((disk / "log").glob("logfile_*.txt"))
-    assert len(logs) == 1 and re.fullmatch(r"logfile_\d{8}\.txt", logs[0].name)
-    return status, disk, logs[0].read_text()
+    # one log per minute of the start (logfile_%m%d%H%M, appended within the same minute): a
+    # rerun in a later minute adds a second file, so take the newest
+    logs = sorted((disk / "log").glob("logfile_*.txt"), key=lambda p: p.stat().st_mtime)
+    assert logs and all(re.fullmatch(r"logfile_\d{8}\.txt", p.name) for p in logs)
+    return status, disk, logs[-1].read_text()
 
 
 def scenes(disk):
