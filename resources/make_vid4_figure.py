@@ -100,7 +100,7 @@ def temporal_profile_rows(args, methods):
         for name, folder in methods:
             panels.append((f"ours {name}",
                            profile(all_frames(os.path.join(folder, scene), len(gt)), top, left)))
-        panels.append((f"ground truth ({scene})", profile(gt, top, left)))
+        panels.append((f"GT {scene}", profile(gt, top, left)))
         row = []
         for label, image in panels:
             row.append(label_panel(np.ascontiguousarray(image), label))
