@@ -13,6 +13,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lib.errors import UserError, run_cli  # noqa: E402
+from lib.train_recipes import _last_flag_value  # noqa: E402  (one parser of repeated flags)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = {0: "download", 1: "inference", 2: "evaluation", 3: "train TecoGAN", 4: "train FRVSR"}
@@ -93,7 +94,7 @@ def make_results_folder():
 def own_input_name(extra):
     """The name of the user's --input_dir_LR/--input_dir_HR (a video without its extension), so
     their outputs go to ./results/<name>/ instead of ./results/calendar/; None without one."""
-    path = _last_value(extra, "input_dir_LR") or _last_value(extra, "input_dir_HR")
+    path = _last_flag_value(extra, "input_dir_LR") or _last_flag_value(extra, "input_dir_HR")
     if not path:
         return None
     from lib.frame_io import VIDEO_EXTENSIONS
@@ -189,17 +190,6 @@ def mode_train(extra, tecogan):
 
 def _has_flag(args, name):
     return any(a == f"--{name}" or a.startswith(f"--{name}=") for a in args)
-
-
-def _last_value(args, name):
-    """Value of the last ``--name V`` / ``--name=V`` (absl and argparse take the last)."""
-    value = None
-    for i, arg in enumerate(args):
-        if arg == f"--{name}" and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith(f"--{name}="):
-            value = arg.split("=", 1)[1]
-    return value
 
 
 def main(argv):
