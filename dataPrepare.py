@@ -24,7 +24,7 @@ import time
 from concurrent.futures import Future
 
 from lib.errors import UserError, run_cli
-from lib.video_list import official_videos, read_video_list, scene_ids, write_video_list
+from lib.io.video_list import official_videos, read_video_list, scene_ids, write_video_list
 
 FRAME_NAME = "col_high_%04d.png"
 SCENE_NAME = "scene_%04d"
@@ -162,7 +162,7 @@ def fetch_video(video, flags, log):
         "socket_timeout": 30,
     }
     try:
-        from lib.video_io import ffmpeg_exe
+        from lib.io.video_io import ffmpeg_exe
         options["ffmpeg_location"] = ffmpeg_exe()
     except UserError:
         pass
@@ -237,8 +237,8 @@ def extract_scenes(path, scenes, duration, log, name, scale=0.5):
     """
     import cv2
 
-    from lib.frame_io import write_image_rgb8
-    from lib.video_io import iter_video_frames
+    from lib.io.frame_io import write_image_rgb8
+    from lib.io.video_io import iter_video_frames
 
     wanted = {}
     for folder, start in scenes:
@@ -364,7 +364,7 @@ def run(flags, videos, log):
         reason = fetched.error
         if reason is None and fetched.path:
             try:
-                from lib.video_io import probe_video
+                from lib.io.video_io import probe_video
                 info = probe_video(fetched.path, count_frames=False)
                 fetched.width, fetched.height = info["width"], info["height"]
             except UserError as err:

@@ -9,7 +9,6 @@ r"""TecoGAN entry point: ``--mode inference`` or ``--mode train`` (flags as in t
 ``python3 main.py --help`` explains every flag. Bad input ends with one "error: ..." line, exit 2.
 """
 import os
-import random
 import sys
 
 
@@ -29,16 +28,9 @@ from absl import app, flags  # noqa: E402
 
 import lib.flags  # noqa: E402,F401  (defines every flag)
 from lib.errors import UserError, run_cli  # noqa: E402
+from lib.project import set_seeds  # noqa: E402
 
 FLAGS = flags.FLAGS
-
-
-def set_seeds(seed):
-    import numpy as np
-    import tensorflow as tf
-    random.seed(seed)
-    np.random.seed(seed)
-    tf.random.set_seed(seed)
 
 
 def main(argv):
@@ -47,25 +39,25 @@ def main(argv):
     if FLAGS.mode not in ("inference", "train", "export"):
         raise UserError(f"--mode must be 'inference', 'train' or 'export', not '{FLAGS.mode}'")
     # Checks that need no TensorFlow run first, so bad input is answered at once.
-    from lib.inference_setup import check_num_resblock
+    from lib.infer.prepare import check_num_resblock
     check_num_resblock(FLAGS.num_resblock)
     prepared = None
     if FLAGS.mode == "inference":
-        from lib.inference_setup import prepare_inference
+        from lib.infer.prepare import prepare_inference
         prepared = prepare_inference(FLAGS)
     elif FLAGS.mode == "export":
-        from lib.inference_setup import check_export_flags
+        from lib.infer.prepare import check_export_flags
         check_export_flags(FLAGS)
     set_seeds(FLAGS.rand_seed)
     if FLAGS.mode == "inference":
-        from lib.inference import run_inference
+        from lib.infer.driver import run_inference
         run_inference(FLAGS, prepared)
     elif FLAGS.mode == "export":
-        from lib.export import run_export
+        from lib.infer.export import run_export
         run_export(FLAGS)
     elif FLAGS.mode == "train":
         try:
-            from lib.trainer import train
+            from lib.train.trainer import train
         except ImportError as err:
             raise UserError(f"training is not available in this build: {err}") from None
         train(FLAGS)

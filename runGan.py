@@ -13,9 +13,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lib.errors import UserError, run_cli  # noqa: E402
-from lib.train_recipes import _last_flag_value  # noqa: E402  (one parser of repeated flags)
+from lib.project import REPO_ROOT, main_command  # noqa: E402
+from lib.train.recipes import last_flag_value  # noqa: E402  (one parser of repeated flags)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = {0: "download", 1: "inference", 2: "evaluation", 3: "train TecoGAN", 4: "train FRVSR"}
 RESULTS = "./results"
 
@@ -66,7 +66,7 @@ Also: python3 main.py --mode export ... writes a SavedModel of one recurrent ste
 
 def call_main(args):
     """Run main.py as a child process (as the original did); Ctrl+C reaches the child too."""
-    cmd = [sys.executable, os.path.join(HERE, "main.py")] + list(args)
+    cmd = main_command(args)
     process = subprocess.Popen(cmd)
     try:
         return process.wait()
@@ -76,7 +76,7 @@ def call_main(args):
 
 
 def mode_download(extra):
-    from lib.assets import main as download_main
+    from lib.io.assets import main as download_main
     return download_main(extra)
 
 
@@ -94,10 +94,10 @@ def make_results_folder():
 def own_input_name(extra):
     """The name of the user's --input_dir_LR/--input_dir_HR (a video without its extension), so
     their outputs go to ./results/<name>/ instead of ./results/calendar/; None without one."""
-    path = _last_flag_value(extra, "input_dir_LR") or _last_flag_value(extra, "input_dir_HR")
+    path = last_flag_value(extra, "input_dir_LR") or last_flag_value(extra, "input_dir_HR")
     if not path:
         return None
-    from lib.frame_io import VIDEO_EXTENSIONS
+    from lib.io.frame_io import VIDEO_EXTENSIONS
     base = os.path.basename(os.path.normpath(path))
     stem, ext = os.path.splitext(base)
     is_file = os.path.isfile(path) or ext.lower() in VIDEO_EXTENSIONS
@@ -124,12 +124,12 @@ def mode_inference(extra):
 def mode_inference_shipped(extra):
     """No official model: the model this project trained (model/shipped/) on the shipped demo clip
     (or on --input_dir_LR/--input_dir_HR when given), then a bicubic | ours comparison image."""
-    from lib import demo
+    from lib.infer import demo
     checkpoint = demo.shipped_checkpoint()
     blocks = demo.SHIPPED_BLOCKS[demo.DEFAULT_SHIPPED]   # known: no TensorFlow import here
     own_name = own_input_name(extra)
     own_input = own_name is not None
-    shown = os.path.relpath(checkpoint, demo.REPO_ROOT)
+    shown = os.path.relpath(checkpoint, REPO_ROOT)
     print(f"./model/TecoGAN (the official model) is not here: using the model trained by this "
           f"project, {shown} ({blocks} residual blocks; see model/README.md).\nFor the official "
           "model and the Vid4 scenes run 'python3 runGan.py 0' first.")
@@ -182,7 +182,7 @@ def metrics_parser():
 
 
 def mode_train(extra, tecogan):
-    from lib.train_recipes import run_training_mode
+    from lib.train.recipes import run_training_mode
     # main.py runs in its own process group; SIGINT/SIGTERM to runGan are forwarded exactly once,
     # so the child saves its last checkpoint before it exits.
     return run_training_mode(3 if tecogan else 4, extra)

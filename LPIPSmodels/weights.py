@@ -15,7 +15,7 @@ import zipfile
 
 import numpy as np
 
-from lib.download import sha256_file
+from lib.io.download import sha256_file
 from lib.errors import UserError
 
 LPIPSMODELS_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -6,7 +6,7 @@ measured fp32 matmul peak, and the same network in PyTorch, all in one run.
 
 What it prints, per LR size (Vid4 calendar 144x180 and 540x960) and residual-block count:
 
-* ms/frame end to end: the whole inference mode (``lib.inference.run_inference``: PNG reading in
+* ms/frame end to end: the whole inference mode (``lib.infer.driver.run_inference``: PNG reading in
   a background thread, the recurrent step, uint8 conversion, PNG writing in a background thread)
   on a real clip, in steady state: wall time from the end of the second step (the first two
   trace the two graphs) until the last frame is written, divided by the remaining steps (warm-up
@@ -77,8 +77,8 @@ def _timed(fn):
 def model_flops(num_resblock, height, width):
     """2 x MACs of the convolutions in the literal recurrent step's graph (FNet + generator)."""
     import tensorflow as tf
-    from lib.networks import FNet, Generator
-    from lib.recurrent import RecurrentUpscaler
+    from lib.models.networks import FNet, Generator
+    from lib.infer.recurrent import RecurrentUpscaler
     up = RecurrentUpscaler(Generator(num_resblock), FNet(), height, width, tile=-1, fast=False)
     graph = up.next.get_concrete_function().graph
     total = 0
@@ -97,8 +97,8 @@ def model_flops(num_resblock, height, width):
 
 def save_model(path, num_resblock, seed=7):
     """Random weights in the official naming (output conv scaled down, as the TF1 fixture)."""
-    from lib.checkpoint import save_official
-    from lib.networks import FNet, Generator
+    from lib.models.checkpoint import save_official
+    from lib.models.networks import FNet, Generator
     generator, fnet = Generator(num_resblock, seed=seed), FNet(seed=seed)
     generator.output_conv.kernel.assign(generator.output_conv.kernel * 0.08)
     fnet.out_conv2.kernel.assign(fnet.out_conv2.kernel * 10.0)
@@ -118,7 +118,7 @@ def make_clip(folder, size, frames):
                        os.path.join(folder, f"{i + 1:04d}.png"))
         return "Vid4 calendar LR" + (" (cycled)" if frames > len(names) else "")
     if os.path.isfile(VIDEO):
-        from lib.video_io import iter_video_frames
+        from lib.io.video_io import iter_video_frames
         for i, frame in enumerate(iter_video_frames(VIDEO, strict=False)):
             if i >= frames:
                 break
@@ -155,7 +155,7 @@ def _peak_rss():
 
 def worker_e2e(job):
     from types import SimpleNamespace
-    from lib.inference import run_inference
+    from lib.infer.driver import run_inference
     flags = SimpleNamespace(
         input_dir_LR=job["clip"], input_dir_HR=None, input_dir_len=job.get("frames", -1),
         output_dir=job["out"], output_pre="", output_name="output", output_ext="png",
@@ -164,7 +164,7 @@ def worker_e2e(job):
         precision=job.get("precision", "fp32"), fast_path=job.get("fast", True))
     import contextlib
     import io
-    import lib.inference as inference
+    import lib.infer.driver as inference
     done = []                                    # when each step's network call returned
     make_upscaler = inference.make_upscaler
 
@@ -198,15 +198,15 @@ def worker_e2e(job):
 
 
 def _load(job):
-    from lib.checkpoint import load_official
-    from lib.networks import FNet, Generator
+    from lib.models.checkpoint import load_official
+    from lib.models.networks import FNet, Generator
     generator, fnet = Generator(job["blocks"]), FNet()
     load_official({**generator.official_variables(), **fnet.official_variables()}, job["ckpt"])
     return generator, fnet
 
 
 def _frames(job, count):
-    from lib.frame_io import list_frames, read_image_rgb8
+    from lib.io.frame_io import list_frames, read_image_rgb8
     paths = list_frames(job["clip"])[:count]
     return [read_image_rgb8(p).astype(np.float32)[None] / 255.0 for p in paths]
 
@@ -219,11 +219,11 @@ def _median_ms(fn, reps):
 def worker_stages(job):
     import cv2
     import tensorflow as tf
-    from lib.frame_io import list_frames, read_image_rgb8
-    from lib.recurrent import RecurrentUpscaler
-    from lib.resize import upscale_four
-    from lib.tiling import choose_tile
-    from lib.warp import dense_image_warp
+    from lib.io.frame_io import list_frames, read_image_rgb8
+    from lib.infer.recurrent import RecurrentUpscaler
+    from lib.ops.resize import upscale_four
+    from lib.infer.tiling import choose_tile
+    from lib.ops.warp import dense_image_warp
     generator, fnet = _load(job)
     frames = _frames(job, 2)
     h, w = frames[0].shape[1:3]
@@ -257,7 +257,7 @@ def worker_torch(job):
     import tensorflow as tf
     import torch
     import torch_tecogan as tt
-    from lib.recurrent import RecurrentUpscaler
+    from lib.infer.recurrent import RecurrentUpscaler
     threads = set_threads()
     torch.set_num_threads(threads)
     generator, fnet = _load(job)
@@ -300,7 +300,7 @@ def worker_precision(job):
     fp32-vs-bf16 PSNR bounds how much any metric of the saved frames can move.
     """
     import tensorflow as tf
-    from lib.recurrent import RecurrentUpscaler, warmup_order
+    from lib.infer.recurrent import RecurrentUpscaler, warmup_order
     from metrics.image_metrics import crop_8x8, psnr_y
     generator, fnet = _load(job)
     frames = _frames(job, job.get("frames", 12))
@@ -308,7 +308,7 @@ def worker_precision(job):
     gt_dir = os.path.join(SHARED, "data", "Vid4", "GT", "calendar")
     gts = None
     if (h, w) == (144, 180) and os.path.isdir(gt_dir):
-        from lib.frame_io import list_frames, read_image_rgb8
+        from lib.io.frame_io import list_frames, read_image_rgb8
         gts = [read_image_rgb8(p) for p in list_frames(gt_dir)[:len(frames)]]
     saved, result = {}, {}
     for precision in job.get("precisions", ["fp32", "bf16"]):
@@ -343,7 +343,7 @@ def worker_precision(job):
 def worker_fps(job):
     """Network steps per second at the paper's speed size (LR 134x320), per precision (GPU)."""
     import tensorflow as tf
-    from lib.recurrent import RecurrentUpscaler
+    from lib.infer.recurrent import RecurrentUpscaler
     generator, fnet = _load(job)
     rng = np.random.default_rng(0)
     frames = [tf.constant(rng.random((1, 134, 320, 3), np.float32)) for _ in range(2)]
@@ -372,8 +372,8 @@ def worker_tf1(job):
     original's "total time".
     """
     import tensorflow as tf
-    from lib.networks import FNet, Generator
-    from lib.recurrent import RecurrentUpscaler
+    from lib.models.networks import FNet, Generator
+    from lib.infer.recurrent import RecurrentUpscaler
     frames = _frames(job, job.get("frames", 14))
     h, w = frames[0].shape[1:3]
     graph = tf.Graph()

@@ -40,7 +40,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from lib.output_paths import prepare_output_dir, remove_if_empty
+    from lib.io.output_paths import prepare_output_dir, remove_if_empty
     from metrics.evaluate import evaluate
 
     args = parse_args(argv)

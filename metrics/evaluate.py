@@ -11,7 +11,7 @@ target is cropped to the target's size at the top-left. For each frame:
   (:mod:`LPIPSmodels`, TensorFlow by default); NaN only with ``--lpips off`` (or ``torch``
   without the torch stack).
 
-The bicubic baseline is the legacy TF1 bicubic x4 (``lib.resize.bicubic_four``, the TF op, float32)
+The bicubic baseline is the legacy TF1 bicubic x4 (``lib.ops.resize.bicubic_four``, the TF op, float32)
 of LR/255, saved as inference saves its outputs: ``np.clip(x * 255, 0, 255).astype(uint8)``
 (truncation), written as PNG frames under ``<output>/bicubic/frames/<scene>/`` and then scored
 exactly like any result folder.
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lib.errors import UserError
-from lib.frame_io import list_frames, read_image_rgb8, to_uint8_truncated, write_image_rgb8
+from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
 from metrics import inputs, report
 from metrics.image_metrics import crop_8x8, psnr_y, ssim_y
 from metrics.report import KEYS
@@ -129,21 +129,11 @@ def check_lr_for_targets(lr_dir, target_dir):
     return lrs
 
 
-def bicubic_frame(lr_rgb8):
-    """Legacy bicubic x4 of one LR RGB uint8 frame, saved as inference saves (x255, clip, trunc)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    from lib.resize import bicubic_four
-
-    lr = np.asarray(lr_rgb8).astype(np.float32) / 255.0
-    up = bicubic_four(tf.constant(lr[np.newaxis]))[0].numpy()
-    return to_uint8_truncated(up)
-
-
 def make_bicubic_frames(lr_dir, out_dir, progress=False):
     """Write the bicubic x4 of every PNG frame of ``lr_dir`` to ``out_dir`` (same names)."""
     from tqdm import tqdm
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from lib.ops.resize import bicubic_frame   # imports TensorFlow: only when a baseline is made
 
     frames = list_frames(lr_dir, extensions=(".png",), exclude_prefix=inputs.EXCLUDE_PREFIX)
     os.makedirs(out_dir, exist_ok=True)

@@ -18,9 +18,9 @@ import os
 
 import numpy as np
 
-from lib import frame_io
+from lib.io import frame_io
 from lib.errors import UserError
-from lib.frame_io import decode_image_file, list_frames, to_rgb_uint8
+from lib.io.frame_io import decode_image_file, list_frames, to_rgb_uint8
 
 CUT_FRAMES = 2          # the original's ``cutfr``: skipped at each end
 MIN_FRAMES = 2 * CUT_FRAMES + 2

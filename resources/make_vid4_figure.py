@@ -21,9 +21,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from lib.demo import bicubic_x4, label_panel                           # noqa: E402
+from lib.infer.demo import bicubic_x4, label_panel                           # noqa: E402
 from lib.errors import UserError, run_cli                            # noqa: E402
-from lib.frame_io import list_frames, read_image_rgb8, write_image_rgb8   # noqa: E402
+from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8   # noqa: E402
 
 # (scene, frame index, top, left) of a 160x160 HR crop with fine detail in each scene
 CROPS = [("calendar", 20, 250, 300), ("city", 20, 200, 250), ("foliage", 20, 180, 300),

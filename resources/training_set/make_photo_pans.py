@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 from lib.errors import UserError, run_cli   # noqa: E402
-from lib.frame_io import read_image_rgb8, write_image_rgb8   # noqa: E402
+from lib.io.frame_io import read_image_rgb8, write_image_rgb8   # noqa: E402
 
 # (file in skimage/data, licence as stated in skimage/data/_fetchers.py, velocity (dy, dx) px/frame)
 PHOTOS = [
@@ -37,7 +37,7 @@ SCALE_DOWN_ABOVE = 900   # very large photos are halved first (INTER_AREA) so pa
 
 
 def load_rgb(path):
-    """RGB uint8 (grey and RGBA converted by ``lib.frame_io``), very large photos halved."""
+    """RGB uint8 (grey and RGBA converted by ``lib.io.frame_io``), very large photos halved."""
     import cv2
     image = read_image_rgb8(path)
     if max(image.shape[:2]) > SCALE_DOWN_ABOVE:

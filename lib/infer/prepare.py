@@ -1,0 +1,84 @@
+"""Every check of ``--mode inference`` that needs no TensorFlow, run before it is imported.
+
+A wrong path, flag or frame is answered in well under a second (importing TensorFlow alone takes
+several), and nothing is created or changed on disk until all of these checks have passed.
+"""
+import os
+from types import SimpleNamespace
+
+from lib.errors import UserError
+from lib.io.frame_source import open_source
+from lib.io.output_plan import OutputPlan, check_writable_folder, input_identity, safe_subfolder
+
+SHIPPED_HINT = ("fetch the official model with 'python3 runGan.py 0' (then --checkpoint "
+                "./model/TecoGAN --num_resblock 16), or use the model shipped with this project: "
+                "--checkpoint model/shipped/TecoGAN_ours --num_resblock 10")
+
+
+def check_num_resblock(num_resblock):
+    if num_resblock is None or int(num_resblock) < 1:
+        raise UserError(f"--num_resblock must be at least 1 (16 for TecoGAN, 10 for FRVSR and "
+                        f"the shipped models), not {num_resblock}")
+
+
+def check_checkpoint_present(checkpoint):
+    """The checkpoint's files exist (reading them needs TensorFlow and comes later)."""
+    if not checkpoint:
+        raise UserError(f"no --checkpoint given; {SHIPPED_HINT}")
+    path = os.path.expanduser(checkpoint)
+    for suffix in (".index", ".meta", ".data-00000-of-00001"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "checkpoint")):
+            raise UserError(f"checkpoint folder '{path}' holds no checkpoint (no 'checkpoint' "
+                            f"file naming one); {SHIPPED_HINT}")
+        return
+    if not os.path.isfile(path + ".index"):
+        raise UserError(f"checkpoint '{checkpoint}' not found (expected '{path}.index' and "
+                        f"'{path}.data-00000-of-00001'); {SHIPPED_HINT}")
+
+
+def check_tile(tile):
+    if tile < -1:
+        raise UserError(f"--tile must be a tile size in LR pixels, 0 (automatic) or -1 (never "
+                        f"tile), not {tile}")
+    return tile
+
+
+def prepare_inference(flags, report=print):
+    """Check flags, input, checkpoint and output locations; returns what the run needs.
+
+    ``report`` gets the one-line notes (skipped non-frame entries of the input folder).
+    """
+    if not flags.output_dir:
+        raise UserError("--output_dir is required")
+    check_num_resblock(flags.num_resblock)
+    check_tile(getattr(flags, "tile", 0))
+    image_dir = safe_subfolder(flags.output_dir, flags.output_pre)
+    source = open_source(flags.input_dir_LR, flags.input_dir_HR, flags.input_dir_len, report)
+    check_checkpoint_present(flags.checkpoint)
+    summary_dir = flags.summary_dir or os.path.join(flags.output_dir, "log")
+    check_writable_folder(flags.output_dir, "--output_dir")
+    check_writable_folder(image_dir, "--output_dir/--output_pre")
+    check_writable_folder(summary_dir, "--summary_dir")
+    identity = input_identity(source, flags.checkpoint, flags.num_resblock)
+    plan = OutputPlan(image_dir, flags.output_name, flags.output_ext, source,
+                      getattr(flags, "overwrite", False), identity)
+    return SimpleNamespace(source=source, plan=plan, summary_dir=summary_dir)
+
+
+def check_export_flags(flags):
+    """Checks that need no TensorFlow: block count, checkpoint files, a free output folder."""
+    check_num_resblock(flags.num_resblock)
+    check_checkpoint_present(flags.checkpoint)
+    if not flags.output_dir:
+        raise UserError("--output_dir is required: the folder the SavedModel is written to")
+    if os.path.lexists(flags.output_dir) and not os.path.isdir(flags.output_dir):
+        raise UserError(f"--output_dir '{flags.output_dir}' is a file; give a folder")
+    if os.path.isdir(flags.output_dir) and os.listdir(flags.output_dir) \
+            and not getattr(flags, "overwrite", False):
+        raise UserError(f"--output_dir '{flags.output_dir}' exists and is not empty; use "
+                        "--overwrite to replace it (the old folder goes only once the new one "
+                        "is complete), or another folder")
+    check_writable_folder(os.path.dirname(os.path.abspath(flags.output_dir)), "--output_dir")

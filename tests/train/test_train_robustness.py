@@ -1,0 +1,215 @@
+"""Training after accidents: damaged frames, damaged or half-written checkpoints, unusable output
+folders, --max_iter at or below the saved step. Each ends in one ``error:`` line (exit status 2)
+or a logged recovery, and leaves every file the user had byte-identical.
+
+Scenes are random 60x60 images made here (no shared data needed); runs are a few tiny steps.
+"""
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from cli_helpers import assert_one_error, run_cli, tree_hashes
+from train_helpers import tiny_flags
+
+TRAIN = ["-m", "lib.train.trainer", "--str_dir", "2000", "--end_dir", "2001", "--end_dir_val", "1999",
+         "--max_frm", "5", "--RNN_N", "3", "--crop_size", "8", "--batch_size", "2",
+         "--num_resblock", "1", "--ratio", "-0.01", "--learning_rate", "5e-4",
+         "--decay_rate", "1.0", "--stair", "--display_freq", "1000", "--summary_freq", "1000",
+         "--notest_inference", "--nogif_summaries", "--queue_thread", "1", "--deterministic"]
+
+
+def make_data(root):
+    import cv2
+    rng = np.random.default_rng(3)
+    for scene in (2000, 2001):
+        folder = os.path.join(root, f"scene_{scene:04d}")
+        os.makedirs(folder)
+        base = rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)
+        for f in range(6):
+            cv2.imwrite(os.path.join(folder, f"col_high_{f:04d}.png"),
+                        np.roll(base, (f, 2 * f), axis=(0, 1)))
+    return root
+
+
+@pytest.fixture(scope="module")
+def clean_data(tmp_path_factory):
+    return make_data(str(tmp_path_factory.mktemp("scenes")))
+
+
+@pytest.fixture
+def data(clean_data, tmp_path):
+    """A private copy that a test may damage."""
+    return shutil.copytree(clean_data, str(tmp_path / "data"))
+
+
+def tensors(prefix):
+    import tensorflow as tf
+    reader = tf.train.load_checkpoint(prefix)
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+            if k != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+# -- frames ---------------------------------------------------------------------------------------
+
+def test_truncated_frame_is_refused_before_any_work(data, tmp_path):
+    frame = os.path.join(data, "scene_2001", "col_high_0004.png")
+    with open(frame, "rb") as handle:
+        raw = handle.read()
+    with open(frame, "wb") as handle:
+        handle.write(raw[:len(raw) // 2])
+    before = tree_hashes(data)
+    out = tmp_path / "run"
+    status, stdout, stderr = run_cli(TRAIN + ["--input_video_dir", data, "--output_dir", out,
+                                              "--max_iter", "2"])
+    assert_one_error(status, stdout, stderr, f"training frame '{frame}' is truncated")
+    assert tree_hashes(data) == before
+    assert not out.exists()                    # refused before the run folder was made
+
+
+def test_frames_of_another_size_or_empty_are_refused(data, tmp_path):
+    import cv2
+
+    from lib.errors import UserError
+    from lib.train.trainer import train
+    odd = os.path.join(data, "scene_2000", "col_high_0003.png")
+    cv2.imwrite(odd, np.zeros((60, 64, 3), np.uint8))
+    with pytest.raises(UserError, match="col_high_0003.png' is 64x60 but col_high_0000.png"):
+        train(tiny_flags(data, str(tmp_path / "a")), log=lambda *a: None)
+    open(odd, "wb").close()
+    with pytest.raises(UserError, match="col_high_0003.png' is not a PNG image"):
+        train(tiny_flags(data, str(tmp_path / "b")), log=lambda *a: None)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_frame_damaged_inside_names_the_file_during_training(data, tmp_path):
+    # damage inside the image data: header and end marker intact, so only decoding finds it
+    frame = os.path.join(data, "scene_2000", "col_high_0002.png")
+    with open(frame, "rb") as handle:
+        raw = bytearray(handle.read())
+    middle = len(raw) // 2
+    raw[middle:middle + 32] = bytes(32)
+    with open(frame, "wb") as handle:
+        handle.write(raw)
+    before = tree_hashes(data)
+    out = str(tmp_path / "run")
+    # no moving first frame: every sequence holding frame 2 decodes it (3 of the 8 per epoch)
+    status, stdout, stderr = run_cli(TRAIN + ["--input_video_dir", data, "--output_dir", out,
+                                              "--max_iter", "8", "--save_freq", "1",
+                                              "--nomovingFirstFrame"])
+    line = assert_one_error(status, stdout, stderr,
+                            f"training frame '{frame}' cannot be decoded (Invalid PNG data",
+                            "replace it or remove its scene", "the last checkpoint is")
+    assert "Optimization starts" in stdout        # found mid-training, not at the start
+    assert tree_hashes(data) == before
+    saved = line.split("the last checkpoint is '")[1].split("'")[0]
+    assert os.path.exists(saved + ".index")
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+
+def train_in_process(data, out, messages=None, **overrides):
+    """The trainer in this process (one TensorFlow start for several runs), deterministic."""
+    from tensorflow.python.framework import config as tf_config
+
+    from lib.train.trainer import train
+    kw = dict(max_iter=4, save_freq=2, display_freq=1000, learning_rate=5e-4,
+              deterministic=True, queue_thread=1)
+    kw.update(overrides)
+    try:
+        return train(tiny_flags(data, str(out), end_dir_val=1999, **kw),
+                     log=(messages.append if messages is not None else lambda *a: None))
+    finally:
+        tf_config.disable_op_determinism()
+
+
+@pytest.fixture(scope="module")
+def straight(clean_data, tmp_path_factory):
+    """4 steps in one go: the reference for the recovered runs."""
+    out = str(tmp_path_factory.mktemp("straight") / "run")
+    train_in_process(clean_data, out)
+    return out
+
+
+def test_truncated_checkpoint_falls_back_and_interrupted_save_is_cleaned(clean_data, straight,
+                                                                          tmp_path):
+    out = str(tmp_path / "run")
+    shutil.copytree(straight, out)
+    data_file = os.path.join(out, "state", "ckpt-4.data-00000-of-00001")
+    with open(data_file, "rb") as handle:
+        raw = handle.read()
+    with open(data_file, "wb") as handle:
+        handle.write(raw[:len(raw) // 2])
+    damaged = tree_hashes(data_file, os.path.join(out, "state", "ckpt-4.index"))
+    # what a kill during a save leaves behind
+    os.makedirs(os.path.join(out, "state", "ckpt-6_temp"))
+    with open(os.path.join(out, "state", "ckpt-6_temp", "part-00000-of-00001.index"), "wb") as h:
+        h.write(b"half")
+    messages = []
+    train_in_process(clean_data, out, messages)
+    text = "\n".join(messages)
+    assert "removed 1 leftover(s) of a save that was interrupted: state/ckpt-6_temp" in text
+    assert f"checkpoint '{out}/state/ckpt-4' is damaged" in text
+    assert f"resumed from '{out}/state/ckpt-2' at step 2" in text
+    assert not os.path.exists(os.path.join(out, "state", "ckpt-6_temp"))
+    # the damaged files are kept, unchanged, out of the way
+    kept = {os.path.join(out, "state", "damaged", os.path.basename(p)): h
+            for p, h in damaged.items()}
+    assert tree_hashes(*kept) == kept
+    # and the recovered run ends exactly where the uninterrupted one did
+    a, b = tensors(os.path.join(straight, "state", "ckpt-4")), \
+        tensors(os.path.join(out, "state", "ckpt-4"))
+    assert a.keys() == b.keys() and len(a) > 50
+    assert [k for k in a if not np.array_equal(a[k], b[k])] == []
+
+
+def test_max_iter_at_or_below_the_saved_step(clean_data, straight, tmp_path):
+    before = tree_hashes(straight)
+    status, stdout, stderr = run_cli(TRAIN + ["--input_video_dir", clean_data, "--output_dir",
+                                              straight, "--max_iter", "3"])
+    assert_one_error(status, stdout, stderr, "--max_iter 3 is below step 4",
+                     "give --max_iter above 4")
+    assert tree_hashes(straight) == before
+    messages = []
+    trainer = train_in_process(clean_data, straight, messages, max_iter=4)
+    assert trainer.final_step == 4 and trainer.history == []
+    assert any("at step 4 = --max_iter already: nothing to do" in m for m in messages)
+    assert tree_hashes(straight) == before
+
+
+# -- output folders -------------------------------------------------------------------------------
+
+def _blocked_outputs(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_bytes(b"user data")
+    return {"file": (blocker, "it is a file, not a folder"),
+            "parent_file": (blocker / "run", f"'{blocker}' is a file, not a folder"),
+            "proc": ("/proc/x/out", "No such file or directory")}
+
+
+def test_unusable_output_dir(clean_data, tmp_path):
+    from lib.errors import UserError
+    from lib.train.trainer import train
+    cases = _blocked_outputs(tmp_path)
+    before = tree_hashes(tmp_path, clean_data)
+    out, reason = cases["proc"]
+    status, stdout, stderr = run_cli(TRAIN + ["--input_video_dir", clean_data, "--output_dir",
+                                              out, "--max_iter", "2"])
+    assert_one_error(status, stdout, stderr, f"cannot create the --output_dir folder '{out}'",
+                     reason)
+    for case in ("file", "parent_file"):
+        out, reason = cases[case]
+        with pytest.raises(UserError) as err:
+            train(tiny_flags(clean_data, str(out)), log=lambda *a: None)
+        assert f"cannot create the --output_dir folder '{out}'" in str(err.value)
+        assert reason in str(err.value)
+    # --summary_dir too (the run folder itself is fine: left as it was, i.e. not created)
+    summary = tmp_path / "ok_run" / "log_is_a_file"
+    summary.parent.mkdir()
+    summary.write_bytes(b"user data")
+    with pytest.raises(UserError, match="cannot create the --summary_dir folder"):
+        train(tiny_flags(clean_data, str(tmp_path / "new_run"), summary_dir=str(summary)),
+              log=lambda *a: None)
+    assert not (tmp_path / "new_run").exists()
+    assert {p: h for p, h in tree_hashes(tmp_path, clean_data).items() if p in before} == before
