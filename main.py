@@ -39,30 +39,34 @@ def main(argv):
     if FLAGS.mode not in ("inference", "train", "export"):
         raise UserError(f"--mode must be 'inference', 'train' or 'export', not '{FLAGS.mode}'")
     # Checks that need no TensorFlow run first, so bad input is answered at once.
+    from lib.flags import config_from_flags
     from lib.infer.prepare import check_num_resblock
     check_num_resblock(FLAGS.num_resblock)
-    prepared = None
     if FLAGS.mode == "inference":
+        from lib.infer.config import InferenceConfig
         from lib.infer.prepare import prepare_inference
-        prepared = prepare_inference(FLAGS)
-    elif FLAGS.mode == "export":
-        from lib.infer.prepare import check_export_flags
-        check_export_flags(FLAGS)
-    set_seeds(FLAGS.rand_seed)
-    if FLAGS.mode == "inference":
+        config = config_from_flags(InferenceConfig)
+        prepared = prepare_inference(config)
+        set_seeds(FLAGS.rand_seed)
         from lib.infer.driver import run_inference
-        run_inference(FLAGS, prepared)
+        run_inference(config, prepared)
     elif FLAGS.mode == "export":
+        from lib.infer.config import ExportConfig
+        from lib.infer.prepare import check_export_config
+        config = config_from_flags(ExportConfig)
+        check_export_config(config)
+        set_seeds(FLAGS.rand_seed)
         from lib.infer.export import run_export
-        run_export(FLAGS)
-    elif FLAGS.mode == "train":
+        run_export(config)
+    else:
+        set_seeds(FLAGS.rand_seed)
         try:
+            from lib.train.config import DataConfig, RunConfig, TrainConfig
             from lib.train.trainer import train
         except ImportError as err:
             raise UserError(f"training is not available in this build: {err}") from None
-        train(FLAGS)
-    else:
-        raise UserError(f"--mode must be 'inference', 'train' or 'export', not '{FLAGS.mode}'")
+        train(config_from_flags(TrainConfig), config_from_flags(DataConfig),
+              config_from_flags(RunConfig))
 
 
 def entry(argv):

@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf  # noqa: E402
 
-from lib.train.teco_model import TrainConfig  # noqa: E402
+from lib.train.config import TrainConfig  # noqa: E402
 from lib.train.teco_step import build  # noqa: E402
 from lib.models.vgg16 import MAKE_IT as MAKE_VGG16  # noqa: E402
 

@@ -3,6 +3,8 @@
 Defined with absl as the original's ``tf.app.flags``. Flags that the original did not have are
 grouped at the end of each section and say so in their help.
 """
+import dataclasses
+
 from absl import flags
 
 F = flags
@@ -113,3 +115,15 @@ F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (e
                  "reproducible runs and resumes, somewhat slower)")
 F.DEFINE_boolean("gif_summaries", True, "train: GIF summaries (LR, HR, Generated, WarpPreGen) "
                  "every --summary_freq steps")
+
+
+# --- the configs library code takes (built once, in main.py) -----------------------------------
+def config_from_flags(config_class, values=None, **overrides):
+    """``config_class`` (a dataclass whose field names are flag names) filled from ``values``:
+    the parsed absl flags by default, or any object with those attributes (tests pass a
+    namespace; attributes it lacks keep the dataclass defaults)."""
+    values = flags.FLAGS if values is None else values
+    fields = {f.name: getattr(values, f.name) for f in dataclasses.fields(config_class)
+              if hasattr(values, f.name)}
+    fields.update(overrides)
+    return config_class(**fields)

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CPU = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from lib.train.teco_model import TrainConfig  # noqa: E402
+from lib.train.config import TrainConfig  # noqa: E402
 from lib.train.teco_step import build  # noqa: E402
 
 # VGG is off: it is a plain per-frame mean like the other terms, and the slowest to trace here

@@ -26,7 +26,8 @@ def fixture_manifest():
 
 def fixture_config(variant):
     """TrainConfig of a fixture variant, from the flags the original graph ran with."""
-    from lib.train.teco_model import TrainConfig
+    from lib.flags import config_from_flags
+    from lib.train.config import TrainConfig
 
     class _Flags:
         pass
@@ -34,7 +35,7 @@ def fixture_config(variant):
     flags = _Flags()
     for key, value in fixture_losses()[variant]["flags"].items():
         setattr(flags, key, value)
-    return TrainConfig.from_flags(flags)
+    return config_from_flags(TrainConfig, flags)
 
 
 def fixture_vgg_weights(check=True):

@@ -1,4 +1,4 @@
-"""The TecoGAN / FRVSR training graph as small pieces: config, sequence unroll, loss terms.
+"""The TecoGAN / FRVSR training graph as small pieces: sequence unroll, loss terms.
 
 ``TecoModel.forward(r_inputs, r_targets, dt_ratio)`` is the forward pass of the original
 ``TecoGAN(r_inputs, r_targets, FLAGS)`` (``FRVSR`` is the same with ``GAN_Flag=False``, chosen by
@@ -7,13 +7,10 @@ unroll, the LR warp loss, VGG cosine losses, the ping-pong L1, the spatio-tempor
 fake triplets with its feature-matching terms, the D loss and the raw ``t_balance``. It has no side
 effects; the training step (``lib/train/teco_step.py``) differentiates it and applies the updates.
 """
-import dataclasses
-
 import tensorflow as tf
 
 from lib.train import losses as L
 from lib.train.d_input import discriminator_input, lr_conditioning, triplet_flows
-from lib.ops.degradation import BORDER
 from lib.models.discriminator import Discriminator
 from lib.models.networks import FNet, Generator, deprocess
 from lib.ops.resize import upscale_four
@@ -22,89 +19,7 @@ from lib.models.vgg19 import VGG19
 from lib.ops.warp import dense_image_warp
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """The flags that define the training graph (names as the original's flags)."""
-    batch_size: int = 4
-    RNN_N: int = 10
-    crop_size: int = 32
-    num_resblock: int = 16
-    pingpang: bool = False
-    pp_scaling: float = 1.0
-    vgg_scaling: float = -0.002
-    vgg_net: str = "vgg19"          # (ours) "vgg16_lpips": the offline stand-in, lib/models/vgg16.py
-    warp_scaling: float = 1.0
-    ratio: float = 0.01
-    EPS: float = 1e-12
-    D_LAYERLOSS: bool = True
-    Dt_mergeDs: bool = True
-    Dt_ratio_0: float = 1.0
-    Dt_ratio_add: float = 0.0
-    Dt_ratio_max: float = 1.0
-    Dbalance: float = 0.4
-    crop_dt: float = 0.75
-    learning_rate: float = 1e-4
-    decay_step: int = 500000
-    decay_rate: float = 0.5
-    stair: bool = False
-    beta: float = 0.9
-    adameps: float = 1e-8
-
-    # Flags that may change when a run is resumed (schedule, not the model or the losses' shape).
-    RESUMABLE_CHANGES = ("learning_rate", "decay_step", "decay_rate", "stair")
-
-    @classmethod
-    def from_flags(cls, flags, **overrides):
-        values = {f.name: getattr(flags, f.name) for f in dataclasses.fields(cls)
-                  if hasattr(flags, f.name)}
-        values.update(overrides)
-        return cls(**values)
-
-    @property
-    def gan(self):
-        return self.ratio > 0
-
-    @property
-    def use_vgg(self):
-        return self.vgg_scaling > 0
-
-    @property
-    def num_frames(self):
-        """T': frames in the unrolled sequence (ping-pong appends the reversed sequence)."""
-        return 2 * self.RNN_N - 1 if self.pingpang else self.RNN_N
-
-    @property
-    def hr_size(self):
-        return self.crop_size * 4
-
-    @property
-    def hr_crop(self):
-        """Size of the HR crop the loader delivers: target + 4 px blur margin on each side."""
-        return self.hr_size + 2 * BORDER
-
-    def validate(self):
-        from lib.errors import UserError
-        if self.RNN_N < 2:
-            raise UserError(f"--RNN_N must be at least 2, got {self.RNN_N}")
-        if self.crop_size < 8 or self.crop_size % 8:
-            raise UserError(f"--crop_size must be a multiple of 8 (FNet pools three times), got "
-                            f"{self.crop_size}")
-        if self.batch_size < 1:
-            raise UserError(f"--batch_size must be positive, got {self.batch_size}")
-        if self.gan and not self.Dt_mergeDs:
-            raise UserError("--noDt_mergeDs is not supported: that path of the original is broken "
-                            "(reference 4.6); use the default --Dt_mergeDs")
-        if self.gan and self.num_frames < 3:
-            raise UserError("the spatio-temporal D needs at least 3 frames per sequence (--RNN_N)")
-        if self.gan and self.hr_size < 16:
-            raise UserError("--crop_size too small for the discriminator (4 stride-2 blocks)")
-        if self.use_vgg and self.hr_size < 16:
-            raise UserError("--crop_size too small for VGG19 (4 max-pools before conv5)")
-        if self.vgg_net not in PERCEPTUAL_NETS:
-            raise UserError(f"--vgg_net must be one of {', '.join(PERCEPTUAL_NETS)}, got "
-                            f"'{self.vgg_net}'")
-
-
+# one network class per --vgg_net value (lib.train.config.PERCEPTUAL_NET_NAMES)
 PERCEPTUAL_NETS = {"vgg19": VGG19, "vgg16_lpips": VGG16}
 
 

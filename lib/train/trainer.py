@@ -258,7 +258,7 @@ def find_state_for(path):
 
 class Trainer:
     def __init__(self, flags, log=print):
-        from lib.train.teco_model import TrainConfig
+        from lib.train.config import TrainConfig
         self.flags, self.log = flags, log
         if not flags.output_dir:
             raise UserError("--output_dir is required")

@@ -11,7 +11,7 @@ from lib.train.data_folder import TRAIN_DATA_ENV, resolve_data_dir
 from lib.train.dataloader import SequenceSampler, load_scenes, make_dataset
 from lib.ops.degradation import gauss_down_by4
 from lib.errors import UserError
-from lib.train.teco_model import TrainConfig
+from lib.train.config import TrainConfig
 
 RNN_N, CROP = 3, 8          # HR crop 40, moving margin 8 -> frames of at least 48 px
 

@@ -109,8 +109,9 @@ def test_tecogan_from_frvsr_with_missing_blocks(frvsr_run, scenes, random_vgg, t
     start = os.path.join(frvsr_out, "model-20")
     # the original's zero fill, and why it is a trap: the block can never learn its convs
     flags = tiny_flags(scenes, str(tmp_path / "zero"), ratio=0.01, num_resblock=2)
-    from lib.train.teco_model import TrainConfig
-    model, _, _ = build(TrainConfig.from_flags(flags))
+    from lib.flags import config_from_flags
+    from lib.train.config import TrainConfig
+    model, _, _ = build(config_from_flags(TrainConfig, flags))
     messages = []
     missing = load_pretrained(model, start, log=messages.append)
     assert sorted(missing) == sorted(n for n in model.generator.official_variables()

@@ -1,0 +1,127 @@
+"""The configs of training, built once from the flags in main.py (``lib.flags.config_from_flags``).
+
+Field names are the original's flag names and defaults are the flags' defaults
+(``tests/train/test_train_configs.py`` holds them equal), so a config reads like the command line:
+
+- :class:`TrainConfig`: what defines the training graph (networks, losses, optimisers).
+- :class:`DataConfig`: where the training scenes are and how sequences are cut from them.
+- :class:`RunConfig`: the run around the graph: run folder, starting weights, schedule of logs,
+  summaries and checkpoints, devices.
+"""
+import dataclasses
+
+from lib.errors import UserError
+from lib.ops.degradation import BORDER
+
+PERCEPTUAL_NET_NAMES = ("vgg19", "vgg16_lpips")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """What defines the training graph: networks, losses, optimisers (the original's flag names)."""
+    batch_size: int = 4
+    RNN_N: int = 10
+    crop_size: int = 32
+    num_resblock: int = 16
+    pingpang: bool = False
+    pp_scaling: float = 1.0
+    vgg_scaling: float = -0.002
+    vgg_net: str = "vgg19"          # (ours) "vgg16_lpips": the offline stand-in, lib/models/vgg16.py
+    warp_scaling: float = 1.0
+    ratio: float = 0.01
+    EPS: float = 1e-12
+    D_LAYERLOSS: bool = True
+    Dt_mergeDs: bool = True
+    Dt_ratio_0: float = 1.0
+    Dt_ratio_add: float = 0.0
+    Dt_ratio_max: float = 1.0
+    Dbalance: float = 0.4
+    crop_dt: float = 0.75
+    learning_rate: float = 1e-4
+    decay_step: int = 500000
+    decay_rate: float = 0.5
+    stair: bool = False
+    beta: float = 0.9
+    adameps: float = 1e-8
+
+    @property
+    def gan(self):
+        return self.ratio > 0
+
+    @property
+    def use_vgg(self):
+        return self.vgg_scaling > 0
+
+    @property
+    def num_frames(self):
+        """T': frames in the unrolled sequence (ping-pong appends the reversed sequence)."""
+        return 2 * self.RNN_N - 1 if self.pingpang else self.RNN_N
+
+    @property
+    def hr_size(self):
+        return self.crop_size * 4
+
+    @property
+    def hr_crop(self):
+        """Size of the HR crop the loader delivers: target + 4 px blur margin on each side."""
+        return self.hr_size + 2 * BORDER
+
+    def validate(self):
+        if self.RNN_N < 2:
+            raise UserError(f"--RNN_N must be at least 2, got {self.RNN_N}")
+        if self.crop_size < 8 or self.crop_size % 8:
+            raise UserError(f"--crop_size must be a multiple of 8 (FNet pools three times), got "
+                            f"{self.crop_size}")
+        if self.batch_size < 1:
+            raise UserError(f"--batch_size must be positive, got {self.batch_size}")
+        if self.gan and not self.Dt_mergeDs:
+            raise UserError("--noDt_mergeDs is not supported: that path of the original is broken "
+                            "(reference 4.6); use the default --Dt_mergeDs")
+        if self.gan and self.num_frames < 3:
+            raise UserError("the spatio-temporal D needs at least 3 frames per sequence (--RNN_N)")
+        if self.gan and self.hr_size < 16:
+            raise UserError("--crop_size too small for the discriminator (4 stride-2 blocks)")
+        if self.use_vgg and self.hr_size < 16:
+            raise UserError("--crop_size too small for VGG19 (4 max-pools before conv5)")
+        if self.vgg_net not in PERCEPTUAL_NET_NAMES:
+            raise UserError(f"--vgg_net must be one of {', '.join(PERCEPTUAL_NET_NAMES)}, got "
+                            f"'{self.vgg_net}'")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the training scenes are and how sequences are cut (reference 3.4, the data loader)."""
+    input_video_dir: str = ""       # '' = $TECOGAN_TRAIN_DATA (lib.train.data_folder)
+    input_video_pre: str = "scene"
+    str_dir: int = 1000
+    end_dir: int = 2000
+    end_dir_val: int = 2050
+    max_frm: int = 119
+    flip: bool = True
+    movingFirstFrame: bool = True
+    random_crop: bool = True
+    queue_thread: int = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The run around the graph: folders, starting weights, how long, what is logged and saved."""
+    output_dir: str = None
+    summary_dir: str = None         # None = <output_dir>/log
+    checkpoint: str = None
+    pre_trained_model: bool = False
+    init_missing_resblocks: bool = False
+    vgg_ckpt: str = None
+    rand_seed: int = 1
+    max_iter: int = 1000000
+    max_epoch: int = None
+    display_freq: int = 20
+    summary_freq: int = 100
+    save_freq: int = 10000
+    keep_checkpoints: int = 50
+    deterministic: bool = False
+    distribute: str = "auto"
+    gif_summaries: bool = True
+    test_inference: bool = True
+    test_input_dir: str = "./LR/calendar/"
+    cudaID: str = "0"
