@@ -19,10 +19,9 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from lib.io.download import sha256_file
 from lib.errors import UserError
-from lib.ops.layers import Conv2D, max_pool_2x2
-from lib.models.vgg19 import unit_normalise
+from lib.io.download import sha256_file
+from lib.models.vgg_trunk import VGGTrunk, layer_names as vgg_layer_names
 
 DEFAULT_PATH = os.path.join("model", "vgg16_lpips.npz")
 SHA256 = "ffbe64953c6400f7a922285532c2442f6795aa41162c41710cfe7a80296ad8d4"
@@ -38,45 +37,21 @@ FEATURE_LAYERS = ("vgg_16/conv2/conv2_2", "vgg_16/conv3/conv3_3", "vgg_16/conv4/
 
 def layer_names():
     """(name, in_channels, out_channels) of the 13 convolutions in order."""
-    out, cin = [], 3
-    for stage, repeat, cout in STAGES:
-        for i in range(1, repeat + 1):
-            out.append((f"conv{stage}/conv{stage}_{i}", cin, cout))
-            cin = cout
-    return out
+    return vgg_layer_names(STAGES)
 
 
-class VGG16(tf.Module):
+class VGG16(VGGTrunk):
     """Same interface as :class:`lib.models.vgg19.VGG19`: ``vgg(images)`` -> {layer: unit features}."""
+    scope = "vgg_16"
+    stages = STAGES
     feature_layers = FEATURE_LAYERS
 
-    def __init__(self, name="vgg_16"):
-        super().__init__(name=name)
-        self.convs = [(n, Conv2D(cin, cout, 3, scope=n)) for n, cin, cout in layer_names()]
-
-    def official_variables(self):
-        out = {}
-        for n, conv in self.convs:
-            out[f"vgg_16/{n}/weights"] = conv.kernel
-            out[f"vgg_16/{n}/biases"] = conv.bias
-        return out
+    def preprocess(self, images):
+        """LPIPS's ScalingLayer: (x - shift) / scale for images in [-1, 1]."""
+        return (images - tf.constant(SHIFT, tf.float32)) / tf.constant(SCALE, tf.float32)
 
     def load(self, path):
         load_vgg16(self, path)
-
-    def __call__(self, images, layers=FEATURE_LAYERS):
-        """Normalised features {layer name: [N, h, w, C]} of ``images`` in [-1, 1]."""
-        net = (images - tf.constant(SHIFT, tf.float32)) / tf.constant(SCALE, tf.float32)
-        wanted = set(layers)
-        last = max(i for i, (n, _) in enumerate(self.convs) if f"vgg_16/{n}" in wanted)
-        features = {}
-        for i, (n, conv) in enumerate(self.convs[:last + 1]):
-            if i > 0 and n.endswith("_1"):
-                net = max_pool_2x2(net)
-            net = tf.nn.relu(conv(net))
-            if f"vgg_16/{n}" in wanted:
-                features[f"vgg_16/{n}"] = unit_normalise(net)
-        return features
 
 
 def read_vgg16_npz(path, check_hash=True):

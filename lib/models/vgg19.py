@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from lib.errors import UserError
 from lib.models.checkpoint import read_checkpoint
-from lib.ops.layers import Conv2D, max_pool_2x2
+from lib.models.vgg_trunk import VGGTrunk, layer_names as vgg_layer_names
 
 VGG_URL = "http://download.tensorflow.org/models/vgg_19_2016_08_28.tar.gz"
 VGG_MEANS = (123.68, 116.78, 103.94)
@@ -23,50 +23,20 @@ FEATURE_LAYERS = ("vgg_19/conv2/conv2_2", "vgg_19/conv3/conv3_4", "vgg_19/conv4/
 
 def layer_names():
     """(name, in_channels, out_channels) of the 16 convolutions in order, e.g. 'conv1/conv1_1'."""
-    out, cin = [], 3
-    for stage, repeat, cout in STAGES:
-        for i in range(1, repeat + 1):
-            out.append((f"conv{stage}/conv{stage}_{i}", cin, cout))
-            cin = cout
-    return out
+    return vgg_layer_names(STAGES)
 
 
-class VGG19(tf.Module):
+class VGG19(VGGTrunk):
+    scope = "vgg_19"
+    stages = STAGES
     feature_layers = FEATURE_LAYERS
 
-    def __init__(self, name="vgg_19"):
-        super().__init__(name=name)
-        self.convs = [(n, Conv2D(cin, cout, 3, scope=n)) for n, cin, cout in layer_names()]
-
-    def official_variables(self):
-        out = {}
-        for n, conv in self.convs:
-            out[f"vgg_19/{n}/weights"] = conv.kernel
-            out[f"vgg_19/{n}/biases"] = conv.bias
-        return out
+    def preprocess(self, images):
+        """As the original: [-1, 1] -> [0, 255], minus the ImageNet RGB means (no std division)."""
+        return (images + 1.0) / 2.0 * 255.0 - tf.constant(VGG_MEANS, tf.float32)
 
     def load(self, path):
         load_vgg19(self, path)
-
-    def __call__(self, images, layers=FEATURE_LAYERS):
-        """Normalised features {layer name: [N, h, w, C]} of ``images`` in [-1, 1]."""
-        net = (images + 1.0) / 2.0 * 255.0 - tf.constant(VGG_MEANS, tf.float32)
-        wanted = set(layers)
-        last = max(i for i, (n, _) in enumerate(self.convs) if f"vgg_19/{n}" in wanted)
-        features = {}
-        for i, (n, conv) in enumerate(self.convs[:last + 1]):
-            if i > 0 and n.endswith("_1"):
-                net = max_pool_2x2(net)
-            net = tf.nn.relu(conv(net))
-            key = f"vgg_19/{n}"
-            if key in wanted:
-                features[key] = unit_normalise(net)
-        return features
-
-
-def unit_normalise(features):
-    """The original's per-pixel normalisation over channels, f / sqrt(sum f^2 + 1e-12)."""
-    return features / tf.sqrt(tf.reduce_sum(tf.square(features), axis=[3], keepdims=True) + 1e-12)
 
 
 def load_vgg19(vgg, path):
