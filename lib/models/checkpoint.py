@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from lib.errors import UserError
+from lib.models.networks import FNet, Generator
 
 RESBLOCK_RE = re.compile(r"^generator/generator_unit/resblock_(\d+)/")
 
@@ -131,7 +132,6 @@ def export_inference_weights(source, prefix):
     discriminator) becomes a model like the released one: the official names inference restores,
     nothing else. Returns (prefix, residual block count).
     """
-    from lib.models.networks import FNet, Generator
     src, _, shapes = open_checkpoint(source)
     blocks = checkpoint_resblocks(shapes)
     if not blocks:
