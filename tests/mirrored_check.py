@@ -74,6 +74,8 @@ def trainer_runs(tmp):
 
     from absl import flags
     import lib.flags as flag_module
+    from lib.flags import config_from_flags
+    from lib.train.config import DataConfig, RunConfig, TrainConfig
     from lib.train.trainer import train
     rng = np.random.default_rng(1)
     for scene in (2000, 2001):
@@ -92,7 +94,9 @@ def trainer_runs(tmp):
                       pingpang=True, pp_scaling=0.5, learning_rate=5e-5, decay_rate=1.0,
                       max_iter=3, display_freq=1000, summary_freq=2, save_freq=1000,
                       test_inference=False, gif_summaries=False, distribute=mode)
-        trainer = train(SimpleNamespace(**values), log=lambda *a: None)
+        configs = [config_from_flags(c, SimpleNamespace(**values))
+                   for c in (TrainConfig, DataConfig, RunConfig)]
+        trainer = train(*configs, log=lambda *a: None)
         finals.append((trainer.strategy.num_replicas_in_sync,
                        {k: v.numpy() for k, v in trainer.model.official_variables().items()},
                        [h["All_loss_Gen"] for h in trainer.history]))

@@ -17,10 +17,10 @@ sys.path.insert(0, REPO_ROOT)
 
 def install_kill(kill_at):
     import lib.train.trainer as trainer_module
-    build = trainer_module.Trainer.build
+    init = trainer_module.Trainer.__init__
 
-    def build_then_arm(self, strategy):
-        build(self, strategy)
+    def init_then_arm(self, *args, **kwargs):
+        init(self, *args, **kwargs)
         train_step = self.step.train
 
         def train_then_maybe_die(*args):
@@ -32,7 +32,7 @@ def install_kill(kill_at):
 
         self.step.train = train_then_maybe_die
 
-    trainer_module.Trainer.build = build_then_arm
+    trainer_module.Trainer.__init__ = init_then_arm
 
 
 def main():

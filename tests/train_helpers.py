@@ -121,12 +121,20 @@ def _teco_flag_names():
     return {f.name for f in flags.FLAGS.get_flags_for_module(module)}
 
 
-def tiny_flags(data_dir, output_dir, **overrides):
-    """Tiny training flags for the test scenes (HR crop 40, LR 8x8)."""
+def train_configs(values):
+    """(TrainConfig, DataConfig, RunConfig) from a flag namespace, as main.py builds them."""
+    from lib.flags import config_from_flags
+    from lib.train.config import DataConfig, RunConfig, TrainConfig
+    return tuple(config_from_flags(c, values) for c in (TrainConfig, DataConfig, RunConfig))
+
+
+def tiny_configs(data_dir, output_dir, **overrides):
+    """The training configs (TrainConfig, DataConfig, RunConfig) of tiny runs on the test scenes
+    (HR crop 40, LR 8x8): ``train(*tiny_configs(...))``."""
     base = dict(mode="train", output_dir=output_dir, summary_dir=None, input_video_dir=data_dir,
                 str_dir=2000, end_dir=2001, end_dir_val=2002, max_frm=5, RNN_N=3, crop_size=8,
                 batch_size=2, num_resblock=1, ratio=-0.01, learning_rate=5e-4, decay_rate=1.0,
                 stair=True, max_iter=4, display_freq=2, summary_freq=1000, save_freq=1000,
                 test_inference=False, gif_summaries=False, queue_thread=2, keep_checkpoints=5)
     base.update(overrides)
-    return train_flags(**base)
+    return train_configs(train_flags(**base))

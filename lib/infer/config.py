@@ -1,6 +1,6 @@
-"""The configs of ``--mode inference`` and ``--mode export``, built once from the flags in main.py
-(``lib.flags.config_from_flags``). Field names are the original's flag names and defaults are the
-flags' defaults (``tests/infer/test_infer_configs.py`` holds them equal). Imports no TensorFlow:
+"""The configs of ``--mode inference`` and ``--mode export``, built once from the flags by main.py
+(with ``config_from_flags``). Field names are the original's flag names and defaults are the flags'
+defaults (``tests/infer/test_infer_configs.py`` holds them equal). Imports no TensorFlow:
 the checks in ``lib.infer.prepare`` run on these before it loads."""
 import dataclasses
 

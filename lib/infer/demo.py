@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from lib.errors import UserError
+from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
 from lib.project import REPO_ROOT
 
 SHIPPED_DIR = os.path.join(REPO_ROOT, "model", "shipped")
@@ -44,6 +45,7 @@ def shipped_checkpoint(kind=DEFAULT_SHIPPED):
 
 def checkpoint_num_resblock(prefix):
     """The generator's residual block count stored in a checkpoint (the --num_resblock it needs)."""
+    # imports TensorFlow: only when asked (runGan.py imports this module and must stay TF-free)
     from lib.models.checkpoint import checkpoint_resblocks, open_checkpoint
     prefix, _, shapes = open_checkpoint(prefix)
     blocks = checkpoint_resblocks(shapes)
@@ -104,7 +106,6 @@ def write_comparison(lr_dir, result_dir, out_path, log=print, label="ours", box=
 
     For the demo clip runGan.py passes :data:`DEMO_BOX` and :data:`DEMO_GAP`; the README figure
     is that output."""
-    from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
     lrs = list_frames(lr_dir)
     results = list_frames(result_dir)
     if not lrs or len(lrs) != len(results):

@@ -2,8 +2,8 @@
 
 The SavedModel's ``serving_default`` signature takes the current LR frame and the state (previous
 LR frame, previous output) and returns the HR frame and the new state; frame sizes are dynamic.
-It is the same arithmetic as ``--mode inference`` (fast generator graph, lib/infer/fastpath.py); only
-the warp is the plain TensorFlow op instead of the XLA-compiled one (portable to TF Serving,
+It is the same arithmetic as ``--mode inference`` (fast generator graph, lib/infer/fastpath.py);
+only the warp is the plain TensorFlow op instead of the XLA-compiled one (portable to TF Serving,
 TFLite with select TF ops, tf2onnx; the two agree to about 2e-7).
 
 Inputs (float32, values in [0, 1], batch 1)::
@@ -27,7 +27,8 @@ import shutil
 import tensorflow as tf
 
 from lib.infer import fastpath
-from lib.infer.prepare import check_export_flags
+from lib.infer.driver import build_models
+from lib.infer.prepare import check_export_config
 from lib.models.networks import deprocess
 from lib.ops.resize import upscale_four
 from lib.ops.warp import dense_image_warp
@@ -59,19 +60,19 @@ class RecurrentStep(tf.Module):
         return {"output": output, "output_uint8": output_u8}
 
 
-def run_export(flags):
-    """Build the step from the checkpoint, save it next to the target, then move it in place."""
-    from lib.infer.driver import build_models
-    check_export_flags(flags)
-    generator, fnet = build_models(flags.num_resblock, flags.checkpoint)
+def run_export(config):
+    """Build the step of an :class:`lib.infer.config.ExportConfig`'s checkpoint, save it next to
+    the target folder, then move it in place."""
+    check_export_config(config)
+    generator, fnet = build_models(config.num_resblock, config.checkpoint)
     module = RecurrentStep(generator, fnet)
-    target = os.path.abspath(flags.output_dir)
+    target = os.path.abspath(config.output_dir)
     partial = target.rstrip(os.sep) + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     tf.saved_model.save(module, partial, signatures={SIGNATURE: module.step})
     with open(os.path.join(partial, "tecogan_export.json"), "w", encoding="utf-8") as handle:
-        json.dump({"checkpoint": os.path.abspath(flags.checkpoint),
-                   "num_resblock": int(flags.num_resblock), "signature": SIGNATURE,
+        json.dump({"checkpoint": os.path.abspath(config.checkpoint),
+                   "num_resblock": int(config.num_resblock), "signature": SIGNATURE,
                    "inputs": ["lr", "prev_lr", "prev_output"],
                    "outputs": ["output", "output_uint8"],
                    "first_frame_state": "zeros", "warmup": "f5..f1 then f0..f(N-1); "
@@ -80,7 +81,7 @@ def run_export(flags):
     if os.path.exists(target):
         shutil.rmtree(target)
     os.replace(partial, target)
-    print(f"SavedModel of one recurrent step ({flags.num_resblock} residual blocks, "
+    print(f"SavedModel of one recurrent step ({config.num_resblock} residual blocks, "
           f"signature '{SIGNATURE}'): {target}")
     return target
 

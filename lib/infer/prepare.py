@@ -46,39 +46,41 @@ def check_tile(tile):
     return tile
 
 
-def prepare_inference(flags, report=print):
-    """Check flags, input, checkpoint and output locations; returns what the run needs.
+def prepare_inference(config, report=print):
+    """Check an :class:`lib.infer.config.InferenceConfig`: options, input, checkpoint and output
+    locations; returns what the run needs (``source``, ``plan``, ``summary_dir``).
 
     ``report`` gets the one-line notes (skipped non-frame entries of the input folder).
     """
-    if not flags.output_dir:
+    if not config.output_dir:
         raise UserError("--output_dir is required")
-    check_num_resblock(flags.num_resblock)
-    check_tile(getattr(flags, "tile", 0))
-    image_dir = safe_subfolder(flags.output_dir, flags.output_pre)
-    source = open_source(flags.input_dir_LR, flags.input_dir_HR, flags.input_dir_len, report)
-    check_checkpoint_present(flags.checkpoint)
-    summary_dir = flags.summary_dir or os.path.join(flags.output_dir, "log")
-    check_writable_folder(flags.output_dir, "--output_dir")
+    check_num_resblock(config.num_resblock)
+    check_tile(config.tile)
+    image_dir = safe_subfolder(config.output_dir, config.output_pre)
+    source = open_source(config.input_dir_LR, config.input_dir_HR, config.input_dir_len, report)
+    check_checkpoint_present(config.checkpoint)
+    summary_dir = config.summary_dir or os.path.join(config.output_dir, "log")
+    check_writable_folder(config.output_dir, "--output_dir")
     check_writable_folder(image_dir, "--output_dir/--output_pre")
     check_writable_folder(summary_dir, "--summary_dir")
-    identity = input_identity(source, flags.checkpoint, flags.num_resblock)
-    plan = OutputPlan(image_dir, flags.output_name, flags.output_ext, source,
-                      getattr(flags, "overwrite", False), identity)
+    identity = input_identity(source, config.checkpoint, config.num_resblock)
+    plan = OutputPlan(image_dir, config.output_name, config.output_ext, source, config.overwrite,
+                      identity)
     return SimpleNamespace(source=source, plan=plan, summary_dir=summary_dir)
 
 
-def check_export_flags(flags):
-    """Checks that need no TensorFlow: block count, checkpoint files, a free output folder."""
-    check_num_resblock(flags.num_resblock)
-    check_checkpoint_present(flags.checkpoint)
-    if not flags.output_dir:
+def check_export_config(config):
+    """Checks of an :class:`lib.infer.config.ExportConfig` that need no TensorFlow: block count,
+    checkpoint files, a free output folder."""
+    check_num_resblock(config.num_resblock)
+    check_checkpoint_present(config.checkpoint)
+    output_dir = config.output_dir
+    if not output_dir:
         raise UserError("--output_dir is required: the folder the SavedModel is written to")
-    if os.path.lexists(flags.output_dir) and not os.path.isdir(flags.output_dir):
-        raise UserError(f"--output_dir '{flags.output_dir}' is a file; give a folder")
-    if os.path.isdir(flags.output_dir) and os.listdir(flags.output_dir) \
-            and not getattr(flags, "overwrite", False):
-        raise UserError(f"--output_dir '{flags.output_dir}' exists and is not empty; use "
+    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise UserError(f"--output_dir '{output_dir}' is a file; give a folder")
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not config.overwrite:
+        raise UserError(f"--output_dir '{output_dir}' exists and is not empty; use "
                         "--overwrite to replace it (the old folder goes only once the new one "
                         "is complete), or another folder")
-    check_writable_folder(os.path.dirname(os.path.abspath(flags.output_dir)), "--output_dir")
+    check_writable_folder(os.path.dirname(os.path.abspath(output_dir)), "--output_dir")

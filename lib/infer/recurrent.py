@@ -8,23 +8,25 @@ For each frame after the first (reference section 3.3):
   5. output = deprocess(G([current LR, space_to_depth_4(warped)])).
 The first frame uses a zero warped frame. Outputs stay unclipped: the recurrence uses raw values.
 
-Beyond the original: the generator can run on overlapping tiles (``tile``, exact; lib/infer/tiling.py),
-through the fast graph (``fast``: HR part in the sub-pixel domain and the warp compiled by XLA,
-within about 1e-6 of the literal graph; lib/infer/fastpath.py) and in bfloat16 or float16 (``precision``,
-fast graph only). FNet and the warp always run on the full frame in float32. ``first_u8``/``next_u8`` also return the frame as the original saved it (uint8 of
-trunc(clip(x * 255))), computed in the same graph call.
+Beyond the original: the generator can run on overlapping tiles (``tile``, exact;
+lib/infer/tiling.py), through the fast graph (``fast``: HR part in the sub-pixel domain and the
+warp compiled by XLA, within about 1e-6 of the literal graph; lib/infer/fastpath.py) and in
+bfloat16 or float16 (``precision``, fast graph only). FNet and the warp always run on the full
+frame in float32. ``first_u8``/``next_u8`` also return the frame as the original saved it (uint8
+of trunc(clip(x * 255))), computed in the same graph call.
 """
 import tensorflow as tf
 
 from lib.infer import fastpath
+from lib.infer.tiling import TilePlan, generator_halo, run_tiled
 from lib.models.networks import deprocess
 from lib.ops.resize import upscale_four
-from lib.infer.tiling import TilePlan, generator_halo, run_tiled
 from lib.ops.warp import dense_image_warp
 
 
 class RecurrentUpscaler:
-    """Runs FNet + warp + generator on one [1, h, w, 3] frame at a time, state kept by the caller."""
+    """Runs FNet + warp + generator on one [1, h, w, 3] frame at a time; the caller keeps the
+    state (previous LR frame, previous output)."""
 
     def __init__(self, generator, fnet, lr_height, lr_width, tile=0, fast=True, precision="fp32"):
         if lr_height < 8 or lr_width < 8:

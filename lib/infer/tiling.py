@@ -27,6 +27,7 @@ activations are alive at a time and the graph does not grow with the number of t
 import math
 import os
 import resource
+import subprocess
 
 import tensorflow as tf
 
@@ -206,7 +207,6 @@ def gpu_free_bytes():
 
 def _gpu_total_bytes():
     try:
-        import subprocess
         out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,"
                               "nounits", "-i", os.environ.get("CUDA_VISIBLE_DEVICES", "0")
                               .split(",")[0]], capture_output=True, text=True, timeout=10)

@@ -20,15 +20,16 @@ the BD degradation (:func:`lib.ops.degradation.bd_downsample_image`), which give
 bit for bit. Archives are removed after unpacking, as the original did; what they held is recorded
 in ``<folder>/.tecogan_downloads.json`` (with the SHA-256 of the archive) so that a rerun skips it.
 """
+import argparse
 import os
 import urllib.parse
 from dataclasses import dataclass, field
 
-from lib.io.download import (ArchiveRejected, DownloadError, Manifest, download_file,
-                          extract_archive, mirror_from_env, source_url)
 from lib.errors import UserError
-from lib.io.output_paths import prepare_output_dir, remove_if_empty
+from lib.io.download import (ArchiveRejected, DownloadError, Manifest, download_file,
+                             extract_archive, mirror_from_env, source_url)
 from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
+from lib.io.output_paths import prepare_output_dir, remove_if_empty
 
 TUM = "https://ge.in.tum.de/download/data/TecoGAN/"
 REJECTED_SUFFIX = ".rejected"
@@ -308,7 +309,6 @@ def _fetch_into(asset, model_dir, mirror, progress, log):
 
 
 def build_parser(prog="runGan.py 0"):
-    import argparse
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Download the official TecoGAN model and the Vid4 / Tears-of-Steel test data "

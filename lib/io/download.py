@@ -172,7 +172,7 @@ def sha256_file(path):
 
 def _progress_bar(total, initial, name, progress):
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm   # optional here: downloads work without a progress bar
     except ImportError:  # pragma: no cover
         return None
     # disable=None: shown on a terminal, silent in logs and tests

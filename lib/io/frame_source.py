@@ -8,7 +8,8 @@ import os
 
 from lib.errors import UserError
 from lib.io.frame_io import (VIDEO_EXTENSIONS, check_png_complete, check_same_size, list_frames,
-                          read_image_rgb8)
+                             read_image_rgb8)
+from lib.io.video_io import iter_video_frames, probe_video
 
 DEFAULT_FPS = 25.0
 MIN_LR_SIDE = 8
@@ -39,7 +40,6 @@ def is_video(path):
 
 
 def _video_source(path, limit, degrade):
-    from lib.io.video_io import iter_video_frames, probe_video
     info = probe_video(path)
     count = info.get("frames")
     if not count:

@@ -9,7 +9,8 @@ A video list file (``--video_list``) replaces it. Two forms are accepted:
 
 * text, one video per line: ``SOURCE START [START ...]`` - SOURCE is a URL, a bare Vimeo id
   or a local video file (relative paths are relative to the list file); starts are separated by
-  spaces or commas; ``#`` starts a comment; quote a path that contains spaces. An optional ``name=NAME`` field sets the file name.
+  spaces or commas; ``#`` starts a comment; quote a path that contains spaces. An optional
+  ``name=NAME`` field sets the file name.
 * JSON (``.json``), like the original dict: ``{"SOURCE": [START, ...], ...}``.
 """
 import json
@@ -19,6 +20,7 @@ import urllib.parse
 import urllib.request
 
 from lib.errors import UserError
+from lib.io.output_paths import check_output_file, write_text_atomically
 
 VIMEO = "https://vimeo.com/"
 
@@ -206,7 +208,6 @@ def video_list_text(videos):
 def write_video_list(videos, path, overwrite=False, flag="--write_video_list"):
     """Write ``videos`` to ``path`` in the text form. An existing file is replaced only with
     ``overwrite`` (the user may have edited it); the file is written whole or not at all."""
-    from lib.io.output_paths import check_output_file, write_text_atomically
     check_output_file(path, flag, overwrite=overwrite)
     write_text_atomically(path, video_list_text(videos), flag)
 

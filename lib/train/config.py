@@ -1,4 +1,4 @@
-"""The configs of training, built once from the flags in main.py (``lib.flags.config_from_flags``).
+"""The configs of training, built once from the flags by main.py (with ``config_from_flags``).
 
 Field names are the original's flag names and defaults are the flags' defaults
 (``tests/train/test_train_configs.py`` holds them equal), so a config reads like the command line:

@@ -156,20 +156,21 @@ class SceneSet:
         return len(self.sequences)
 
 
-def load_scenes(flags, validation=False, log=print):
-    """The training (or validation) :class:`SceneSet` for ``flags``; UserError when unusable."""
-    root = resolve_data_dir(flags.input_video_dir)
-    first, last = (flags.end_dir + 1, flags.end_dir_val) if validation else \
-        (flags.str_dir, flags.end_dir)
-    pattern = os.path.join(root, f"{flags.input_video_pre}_%04d", "col_high_%04d.png")
-    if flags.max_frm - flags.RNN_N + 1 < 1:
-        raise UserError(f"--max_frm {flags.max_frm} leaves no sequence of --RNN_N {flags.RNN_N} "
+def load_scenes(data, config, validation=False, log=print):
+    """The training (or validation) :class:`SceneSet` of a :class:`DataConfig` for the sequences
+    of a :class:`TrainConfig` (``RNN_N``, ``crop_size``); UserError when unusable."""
+    root = resolve_data_dir(data.input_video_dir)
+    first, last = (data.end_dir + 1, data.end_dir_val) if validation else \
+        (data.str_dir, data.end_dir)
+    pattern = os.path.join(root, f"{data.input_video_pre}_%04d", "col_high_%04d.png")
+    if data.max_frm - config.RNN_N + 1 < 1:
+        raise UserError(f"--max_frm {data.max_frm} leaves no sequence of --RNN_N {config.RNN_N} "
                         f"frames (starts 0 .. max_frm - RNN_N); scenes need more frames")
     if last < first:
         if validation:
             return None
-        raise UserError(f"--end_dir {flags.end_dir} is before --str_dir {flags.str_dir}")
-    scenes, skipped = find_scenes(root, flags.input_video_pre, first, last, flags.max_frm,
+        raise UserError(f"--end_dir {data.end_dir} is before --str_dir {data.str_dir}")
+    scenes, skipped = find_scenes(root, data.input_video_pre, first, last, data.max_frm,
                                   log=log if not validation else (lambda *_: None))
     if not scenes:
         if validation:
@@ -179,16 +180,16 @@ def load_scenes(flags, validation=False, log=print):
         detail = (f"; too short: {', '.join(short[:3])}" + (" ..." if len(short) > 3 else "")) \
             if short else ""
         raise UserError(f"no training scenes found: expected {pattern} for scenes {first}..{last} "
-                        f"with frames 0..{flags.max_frm} (--max_frm){detail}")
-    need = min_frame_side(flags.crop_size, flags.RNN_N, flags.movingFirstFrame)
+                        f"with frames 0..{data.max_frm} (--max_frm){detail}")
+    need = min_frame_side(config.crop_size, config.RNN_N, data.movingFirstFrame)
     for folder, width, height in scenes:
         if min(width, height) < need:
             raise UserError(f"scene '{folder}' has {width}x{height} frames; --crop_size "
-                            f"{flags.crop_size} needs at least {need}x{need} (HR crop "
-                            f"{flags.crop_size * 4 + 8}"
-                            + (", plus the moving-first-frame margin)" if flags.movingFirstFrame
+                            f"{config.crop_size} needs at least {need}x{need} (HR crop "
+                            f"{config.crop_size * 4 + 8}"
+                            + (", plus the moving-first-frame margin)" if data.movingFirstFrame
                                else ")"))
-    return SceneSet(scenes, flags.max_frm, flags.RNN_N)
+    return SceneSet(scenes, data.max_frm, config.RNN_N)
 
 
 def _decode(path):

@@ -49,7 +49,7 @@ def data_args(data_dir):
 
 
 def mode3_args(data_dir, run_dir, vgg_ckpt="model/vgg_19.ckpt", frvsr_ckpt="model/ourFRVSR"):
-    """``runGan.py 3``: TecoGAN from the FRVSR model, exactly the original's flags."""
+    """``runGan.py 3``: TecoGAN from the FRVSR model, with the original's flag values."""
     return (common_args(run_dir)
             + ["--num_resblock", "16", "--vgg_scaling", "0.2", "--vgg_ckpt", vgg_ckpt]
             + data_args(data_dir)
@@ -186,6 +186,8 @@ def build_command(mode, extra, fetch=True, now=None, log=print):
     if standin:       # the offline stand-in (lib/models/vgg16.py): nothing to fetch
         vgg_ckpt = os.path.join(model_dir, "vgg16_lpips.npz")
     if fetch:
+        # here, not at the top: runGan.py imports this module for its parser, and the
+        # downloader brings OpenCV (lib.io.frame_io)
         from lib.io.assets import ensure_frvsr_model, ensure_vgg19
         if vgg_enabled(rest) and standin:
             log(f"perceptual loss: the VGG16 stand-in {vgg_ckpt} (--vgg_net vgg16_lpips), not "
@@ -194,7 +196,7 @@ def build_command(mode, extra, fetch=True, now=None, log=print):
             try:
                 vgg_ckpt = ensure_vgg19(model_dir, mirror=options.get("mirror"))
             except UserError as err:
-                from lib.models.vgg16 import MAKE_IT
+                from lib.models.vgg16 import MAKE_IT    # imports TensorFlow
                 raise UserError(f"{err}\nWithout VGG19, either train with the VGG16 stand-in "
                                 f"(add --vgg_net vgg16_lpips; make {model_dir}/vgg16_lpips.npz "
                                 f"with: {MAKE_IT}; see README), or without the perceptual loss "

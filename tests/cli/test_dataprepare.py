@@ -8,8 +8,7 @@ import pytest
 
 import dataPrepare
 from lib.io.frame_io import read_image_rgb8
-from lib.io.video_list import (OFFICIAL_VIDEOS, official_videos, read_video_list, scene_ids,
-                            write_video_list)
+from lib.io.video_list import OFFICIAL_VIDEOS, official_videos, read_video_list, scene_ids
 from lib.errors import UserError
 from tests.local_http import running_server
 

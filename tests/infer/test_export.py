@@ -1,14 +1,14 @@
 """--mode export: the SavedModel of one recurrent step reproduces --mode inference on a real clip."""
 import os
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from inference_helpers import inference_flags, run_main
+from inference_helpers import inference_config, run_main
 from lib.infer import demo
+from lib.infer.config import ExportConfig
 from lib.io.frame_io import list_frames, read_image_rgb8
 
 # A real clip (the shipped demo frames), cropped small; 36 x 52 is not a multiple of 8, so the
@@ -28,8 +28,8 @@ def exported(tmp_path_factory):
     from lib.infer.export import run_export
     checkpoint = demo.shipped_checkpoint()
     target = str(tmp_path_factory.mktemp("export") / "step")
-    run_export(SimpleNamespace(checkpoint=checkpoint, num_resblock=10, output_dir=target,
-                               overwrite=False))
+    run_export(ExportConfig(checkpoint=checkpoint, num_resblock=10, output_dir=target,
+                            overwrite=False))
     return checkpoint, target
 
 
@@ -54,7 +54,7 @@ def test_saved_model_equals_inference_mode_on_a_real_clip(tmp_path, exported, mo
         return upscaler
 
     monkeypatch.setattr(inference, "make_upscaler", recording_upscaler)
-    result = inference.run_inference(inference_flags(
+    result = inference.run_inference(inference_config(
         input_dir_LR=clip, output_dir=str(tmp_path / "out"), checkpoint=checkpoint,
         num_resblock=10))
     assert result["clip_frames"] == 7 and len(recorded) == 12

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inference_helpers import inference_flags, run_main, save_random_model
+from inference_helpers import inference_config, run_main, save_random_model
 from lib.errors import UserError
 from lib.io.frame_io import list_frames, read_image_rgb8
 from lib.infer.driver import run_inference
@@ -27,7 +27,7 @@ def _clip(folder, n=6, size=(16, 16), seed=1):
 
 
 def _run(model, **kw):
-    return run_inference(inference_flags(checkpoint=model, num_resblock=2, **kw))
+    return run_inference(inference_config(checkpoint=model, num_resblock=2, **kw))
 
 
 def test_missing_and_empty_input(tmp_path, model):
@@ -99,9 +99,9 @@ def test_checkpoint_missing_truncated_and_wrong_size(tmp_path, model):
     _clip(str(tmp_path / "c"))
     common = dict(input_dir_LR=str(tmp_path / "c"), output_dir=str(tmp_path / "o"))
     with pytest.raises(UserError, match="not found"):
-        run_inference(inference_flags(checkpoint=str(tmp_path / "none"), **common))
+        run_inference(inference_config(checkpoint=str(tmp_path / "none"), **common))
     with pytest.raises(UserError, match="2 residual blocks.*--num_resblock 16"):
-        run_inference(inference_flags(checkpoint=model, num_resblock=16, **common))
+        run_inference(inference_config(checkpoint=model, num_resblock=16, **common))
     broken = str(tmp_path / "broken" / "model")
     os.makedirs(os.path.dirname(broken))
     for ext in (".index", ".data-00000-of-00001"):
@@ -109,10 +109,10 @@ def test_checkpoint_missing_truncated_and_wrong_size(tmp_path, model):
     data = open(broken + ".data-00000-of-00001", "rb").read()
     open(broken + ".data-00000-of-00001", "wb").write(data[: len(data) // 2])
     with pytest.raises(UserError, match="corrupt or truncated"):
-        run_inference(inference_flags(checkpoint=broken, num_resblock=2, **common))
+        run_inference(inference_config(checkpoint=broken, num_resblock=2, **common))
     open(broken + ".index", "wb").write(b"garbage")
     with pytest.raises(UserError, match="cannot be read"):
-        run_inference(inference_flags(checkpoint=broken, num_resblock=2, **common))
+        run_inference(inference_config(checkpoint=broken, num_resblock=2, **common))
 
 
 def test_checkpoint_with_other_shapes(tmp_path):
@@ -126,7 +126,7 @@ def test_checkpoint_with_other_shapes(tmp_path):
     prefix = save_official(variables, str(tmp_path / "odd"))
     _clip(str(tmp_path / "c"))
     with pytest.raises(UserError, match=f"'{name}' has shape \\[3, 3, 6, 16\\]"):
-        run_inference(inference_flags(checkpoint=prefix, num_resblock=2,
+        run_inference(inference_config(checkpoint=prefix, num_resblock=2,
                                       input_dir_LR=str(tmp_path / "c"),
                                       output_dir=str(tmp_path / "o")))
 

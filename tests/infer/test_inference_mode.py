@@ -1,17 +1,16 @@
 """The whole inference mode: fixture PNGs, official names, real data, video I/O."""
 import os
-import shutil
 
 import cv2
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from conftest import shared_path
-from inference_helpers import inference_flags, run_main, save_random_model
-from lib.models.checkpoint import load_official, save_official
+from inference_helpers import inference_config, run_main, save_random_model
+from lib.infer.driver import run_inference
 from lib.io.frame_io import list_frames, read_image_rgb8
-from lib.infer.driver import open_source, run_inference
+from lib.io.frame_source import open_source
+from lib.models.checkpoint import load_official, save_official
 from lib.models.networks import FNet, Generator, count_parameters
 
 
@@ -43,7 +42,7 @@ def test_exported_names_and_shapes_equal_official_checkpoint(tmp_path):
 def test_export_import_round_trip(tmp_path):
     generator, fnet = Generator(10, seed=5), FNet(seed=5)
     src = {**generator.official_variables(), **fnet.official_variables()}
-    prefix = save_official(src, str(tmp_path / "m"))
+    save_official(src, str(tmp_path / "m"))
     g2, f2 = Generator(10, seed=6), FNet(seed=6)
     dst = {**g2.official_variables(), **f2.official_variables()}
     assert load_official(dst, str(tmp_path)) == []        # a folder with a 'checkpoint' file
@@ -53,7 +52,7 @@ def test_export_import_round_trip(tmp_path):
 
 def test_whole_mode_reproduces_original_pngs(tmp_path):
     root = shared_path("fixtures", "tf1-inference")
-    flags = inference_flags(input_dir_LR=os.path.join(root, "inputs"),
+    flags = inference_config(input_dir_LR=os.path.join(root, "inputs"),
                             output_dir=str(tmp_path / "out"),
                             checkpoint=os.path.join(root, "model", "TecoGAN-random"))
     result = run_inference(flags)
@@ -93,11 +92,11 @@ def _tiny_clip(folder, n=7, size=(24, 16), seed=0):
 def test_short_clip_keeps_every_output_and_input_dir_len(tmp_path):
     ckpt = save_random_model(str(tmp_path / "m" / "model"))
     clip = _tiny_clip(str(tmp_path / "clip"), n=3)
-    run_inference(inference_flags(input_dir_LR=clip, output_dir=str(tmp_path / "o"),
+    run_inference(inference_config(input_dir_LR=clip, output_dir=str(tmp_path / "o"),
                                   checkpoint=ckpt, num_resblock=2))
     names = sorted(os.listdir(tmp_path / "o"))
     assert [n for n in names if n.endswith(".png")] == [f"output_frame_00{i}.png" for i in (1, 2, 3)]
-    run_inference(inference_flags(input_dir_LR=clip, output_dir=str(tmp_path / "o2"),
+    run_inference(inference_config(input_dir_LR=clip, output_dir=str(tmp_path / "o2"),
                                   checkpoint=ckpt, num_resblock=2, input_dir_len=2,
                                   output_name="x", output_ext="jpg"))
     assert sorted(n for n in os.listdir(tmp_path / "o2") if n.endswith(".jpg")) == \
@@ -115,7 +114,7 @@ def test_video_in_video_out_equals_frames(tmp_path):
         for path in list_frames(clip):
             writer.write(read_image_rgb8(path))
     decoded = list(iter_video_frames(video))
-    run_inference(inference_flags(input_dir_LR=video, output_dir=str(tmp_path / "v"),
+    run_inference(inference_config(input_dir_LR=video, output_dir=str(tmp_path / "v"),
                                   checkpoint=ckpt, num_resblock=2, output_ext="mkv"))
     out_video = str(tmp_path / "v" / "output_clip.mkv")
     info = probe_video(out_video)
@@ -126,7 +125,7 @@ def test_video_in_video_out_equals_frames(tmp_path):
     frames_dir.mkdir()
     for i, frame in enumerate(decoded):
         cv2.imwrite(str(frames_dir / f"{i + 1:04d}.png"), frame[:, :, ::-1])
-    run_inference(inference_flags(input_dir_LR=str(frames_dir), output_dir=str(tmp_path / "p"),
+    run_inference(inference_config(input_dir_LR=str(frames_dir), output_dir=str(tmp_path / "p"),
                                   checkpoint=ckpt, num_resblock=2))
     pngs = [read_image_rgb8(p) for p in list_frames(str(tmp_path / "p"))]
     out_frames = list(iter_video_frames(out_video))

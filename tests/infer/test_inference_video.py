@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_path
-from inference_helpers import inference_flags, save_random_model
+from inference_helpers import inference_config, save_random_model
 from lib.io.video_io import VideoWriter, ffmpeg_exe, iter_video_frames, probe_video
 
 
@@ -32,7 +32,7 @@ def test_default_mp4_is_yuv420p_h264_with_the_sound_and_rate(tmp_path, small_cli
                                                              capsys):
     from lib.infer.driver import run_inference
     ckpt = save_random_model(str(tmp_path / "m" / "model"))
-    result = run_inference(inference_flags(input_dir_LR=small_clip_with_sound,
+    result = run_inference(inference_config(input_dir_LR=small_clip_with_sound,
                                            output_dir=str(tmp_path / "o"), checkpoint=ckpt,
                                            num_resblock=2, output_ext="mp4", video_crf=18))
     out = str(tmp_path / "o" / "output_small.mp4")

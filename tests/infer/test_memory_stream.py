@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import cv2
 import numpy as np
 sys.path.insert(0, os.path.join({repo!r}, "tests"))
-from inference_helpers import inference_flags, save_random_model
+from inference_helpers import inference_config, save_random_model
 from lib.infer.driver import run_inference
 
 frames, root = int(sys.argv[1]), sys.argv[2]
@@ -30,7 +30,7 @@ for i in range(frames):
     shift = i % 8
     cv2.imwrite(os.path.join(clip, f"{{i + 1:04d}}.png"), base[shift:shift + 24, shift:shift + 32])
 ckpt = save_random_model(os.path.join(root, "model", "m"))
-result = run_inference(inference_flags(input_dir_LR=clip, output_dir=os.path.join(root, "out"),
+result = run_inference(inference_config(input_dir_LR=clip, output_dir=os.path.join(root, "out"),
                                        checkpoint=ckpt, num_resblock=2))
 written = len([n for n in os.listdir(os.path.join(root, "out")) if n.endswith(".png")])
 print(json.dumps({{"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from inference_helpers import inference_flags, run_main, save_random_model
+from inference_helpers import inference_config, run_main, save_random_model
 from lib.errors import UserError
 from lib.io.frame_io import list_frames, read_image_rgb8
 from lib.infer.prepare import prepare_inference
@@ -97,7 +97,7 @@ def test_huge_and_truncated_png_named_before_any_work(tmp_path, model):
     clip = _clip(str(tmp_path / "clip"))
     _png_claiming(str(tmp_path / "clip" / "0004.png"), 60000, 60000)
     with pytest.raises(UserError, match=r"0004.png' claims 60000x60000 pixels.*OpenCV"):
-        prepare_inference(inference_flags(input_dir_LR=clip, output_dir=str(tmp_path / "o"),
+        prepare_inference(inference_config(input_dir_LR=clip, output_dir=str(tmp_path / "o"),
                                           checkpoint=model, num_resblock=2))
     clip2 = _clip(str(tmp_path / "clip2"))
     data = open(os.path.join(clip2, "0005.png"), "rb").read()
@@ -111,18 +111,18 @@ def test_other_clip_with_same_names_and_size_is_not_overwritten(tmp_path, model)
     out = str(tmp_path / "out")
     a, b = _clip(str(tmp_path / "a"), seed=1), _clip(str(tmp_path / "b"), seed=2)
     from lib.infer.driver import run_inference
-    run_inference(inference_flags(input_dir_LR=a, output_dir=out, checkpoint=model,
+    run_inference(inference_config(input_dir_LR=a, output_dir=out, checkpoint=model,
                                   num_resblock=2))
     before = _hashes(out)
     with pytest.raises(UserError, match="another clip.*--overwrite"):
-        run_inference(inference_flags(input_dir_LR=b, output_dir=out, checkpoint=model,
+        run_inference(inference_config(input_dir_LR=b, output_dir=out, checkpoint=model,
                                       num_resblock=2))
     assert _hashes(out) == before
     # --overwrite, but the checkpoint is missing: refused before anything is deleted
     line = _one_error(_cli(str(tmp_path / "nomodel"), b, out, "--overwrite"))
     assert "model/shipped/TecoGAN_ours" in line and "--num_resblock 10" in line
     assert _hashes(out) == before
-    run_inference(inference_flags(input_dir_LR=b, output_dir=out, checkpoint=model,
+    run_inference(inference_config(input_dir_LR=b, output_dir=out, checkpoint=model,
                                   num_resblock=2, overwrite=True))
     assert _hashes(out) != before and len(list_frames(out)) == 6
 
@@ -131,14 +131,14 @@ def test_killed_run_leftovers_do_not_block_a_rerun(tmp_path, model):
     from lib.infer.driver import run_inference
     out = tmp_path / "out"
     clip = _clip(str(tmp_path / "clip"))
-    run_inference(inference_flags(input_dir_LR=clip, output_dir=str(out), checkpoint=model,
+    run_inference(inference_config(input_dir_LR=clip, output_dir=str(out), checkpoint=model,
                                   num_resblock=2))
     good = read_image_rgb8(str(out / "output_0002.png"))
     # What kill -9 leaves: a half-written temporary and (from older versions) a 0-byte frame.
     (out / "output_0002.png").write_bytes(b"")
     (out / "output_0003.png.partial").write_bytes(b"\x89PNG half")
     os.remove(out / ".tecogan_outputs.json")     # even without the manifest
-    run_inference(inference_flags(input_dir_LR=clip, output_dir=str(out), checkpoint=model,
+    run_inference(inference_config(input_dir_LR=clip, output_dir=str(out), checkpoint=model,
                                   num_resblock=2))
     np.testing.assert_array_equal(read_image_rgb8(str(out / "output_0002.png")), good)
     assert not [n for n in os.listdir(out) if n.endswith(".partial")]
@@ -163,7 +163,7 @@ def test_quiet_cases_of_inputs(tmp_path, model):
     os.symlink(os.path.join(clip, "loop.png"), os.path.join(clip, "loop.png"))
     os.mkfifo(os.path.join(clip, "0008.png"))
     notes = []
-    prepared = prepare_inference(inference_flags(input_dir_LR=clip, output_dir=str(tmp_path / "o"),
+    prepared = prepare_inference(inference_config(input_dir_LR=clip, output_dir=str(tmp_path / "o"),
                                                  checkpoint=model, num_resblock=2),
                                  report=notes.append)
     assert len(prepared.source) == 6 and len(notes) == 1

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import SHARED
-from inference_helpers import inference_flags, save_random_model
+from inference_helpers import inference_config, save_random_model
 from lib.models.checkpoint import load_official
 from lib.io.frame_io import list_frames, read_image_rgb8, to_uint8_truncated
 from lib.infer.driver import run_inference
@@ -90,7 +90,7 @@ def test_whole_mode_fast_tiled_and_literal_agree(tmp_path):
     for name, extra in (("literal", dict(fast_path=False, tile=-1)),
                         ("fast", dict(fast_path=True, tile=-1)),
                         ("tiled", dict(fast_path=True, tile=8))):
-        result = run_inference(inference_flags(input_dir_LR=clip, output_dir=str(tmp_path / name),
+        result = run_inference(inference_config(input_dir_LR=clip, output_dir=str(tmp_path / name),
                                                checkpoint=ckpt, num_resblock=3, **extra))
         assert result["tiles"] == (1 if name != "tiled" else 4 * 5)
         outputs[name] = np.stack([read_image_rgb8(p) for p in list_frames(str(tmp_path / name))])
@@ -111,7 +111,7 @@ def test_bf16_runs_close_to_fp32():
 def test_bad_tile_and_precision_are_reported(tmp_path):
     from lib.errors import UserError
     with pytest.raises(UserError, match="--tile"):
-        run_inference(inference_flags(input_dir_LR=str(tmp_path), output_dir=str(tmp_path / "o"),
+        run_inference(inference_config(input_dir_LR=str(tmp_path), output_dir=str(tmp_path / "o"),
                                       checkpoint="x", tile=-5))
     assert not (tmp_path / "o").exists()
     generator, fnet = Generator(1), FNet()

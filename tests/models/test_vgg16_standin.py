@@ -147,14 +147,14 @@ def test_tecogan_trains_with_the_standin(vgg16_file, tmp_path):
     import json
 
     from lib.train.trainer import train
-    from train_helpers import make_scenes, tiny_flags
+    from train_helpers import make_scenes, tiny_configs
 
     scenes = make_scenes(str(tmp_path / "scenes"), "bikes.mp4", count=2, frames=6, size=(80, 80))
     messages = []
-    flags = tiny_flags(scenes, str(tmp_path / "run"), ratio=0.01, pingpang=True, pp_scaling=0.5,
-                       crop_size=8, vgg_scaling=0.2, vgg_net="vgg16_lpips", vgg_ckpt=vgg16_file,
-                       max_iter=3, learning_rate=5e-5)
-    run = train(flags, log=messages.append)
+    configs = tiny_configs(scenes, str(tmp_path / "run"), ratio=0.01, pingpang=True,
+                           pp_scaling=0.5, crop_size=8, vgg_scaling=0.2, vgg_net="vgg16_lpips",
+                           vgg_ckpt=vgg16_file, max_iter=3, learning_rate=5e-5)
+    run = train(*configs, log=messages.append)
     assert any("VGG16 stand-in" in m and "not the original loss" in m for m in messages)
     assert not any("VGG19 restored" in m for m in messages)
     for step in run.history:

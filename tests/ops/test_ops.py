@@ -1,8 +1,5 @@
 """The exact ops against TF's legacy kernels and independent NumPy references."""
-import os
-
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from conftest import shared_path

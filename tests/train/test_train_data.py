@@ -11,17 +11,20 @@ from lib.train.data_folder import TRAIN_DATA_ENV, resolve_data_dir
 from lib.train.dataloader import SequenceSampler, load_scenes, make_dataset
 from lib.ops.degradation import gauss_down_by4
 from lib.errors import UserError
-from lib.train.config import TrainConfig
+from lib.flags import config_from_flags
+from lib.train.config import DataConfig, TrainConfig
 
 RNN_N, CROP = 3, 8          # HR crop 40, moving margin 8 -> frames of at least 48 px
 
 
-def _flags(root, **kw):
+def _configs(root, **kw):
+    """(DataConfig, TrainConfig) of the test scenes: ``load_scenes(*_configs(root))``."""
     base = dict(input_video_dir=str(root), input_video_pre="scene", str_dir=2000, end_dir=2002,
                 end_dir_val=2003, max_frm=5, RNN_N=RNN_N, crop_size=CROP, movingFirstFrame=True,
                 flip=True)
     base.update(kw)
-    return SimpleNamespace(**base)
+    values = SimpleNamespace(**base)
+    return config_from_flags(DataConfig, values), config_from_flags(TrainConfig, values)
 
 
 def _write_scene(root, index, frames, size=(52, 56), seed=0):
@@ -48,25 +51,25 @@ def scenes(tmp_path_factory):
 def test_scene_discovery_and_sequences(scenes):
     root, _ = scenes
     messages = []
-    train = load_scenes(_flags(root), log=messages.append)
+    train = load_scenes(*_configs(root), log=messages.append)
     assert [os.path.basename(s) for s in train.scenes] == ["scene_2000", "scene_2001"]
     assert any("scene_2002" in m for m in messages)          # the short scene is reported
     # every start 0 .. max_frm - RNN_N: 3 per scene
     assert train.sequences.tolist() == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
-    val = load_scenes(_flags(root), validation=True)
+    val = load_scenes(*_configs(root), validation=True)
     assert [os.path.basename(s) for s in val.scenes] == ["scene_2003"]
 
 
 def test_no_scenes_or_too_short_scenes_are_clear_errors(scenes, tmp_path):
     root, _ = scenes
     with pytest.raises(UserError, match="no training scenes found"):
-        load_scenes(_flags(tmp_path))
+        load_scenes(*_configs(tmp_path))
     with pytest.raises(UserError, match="too short"):
-        load_scenes(_flags(root, max_frm=9))
+        load_scenes(*_configs(root, max_frm=9))
     with pytest.raises(UserError, match="leaves no sequence"):
-        load_scenes(_flags(root, max_frm=2, RNN_N=3))
+        load_scenes(*_configs(root, max_frm=2, RNN_N=3))
     with pytest.raises(UserError, match="needs at least"):
-        load_scenes(_flags(root, crop_size=16))
+        load_scenes(*_configs(root, crop_size=16))
 
 
 def test_data_dir_from_flag_or_environment(scenes, monkeypatch):
@@ -86,7 +89,7 @@ def _config(batch=2):
 
 def test_augmentation_probabilities_and_offsets(scenes):
     root, _ = scenes
-    sampler = SequenceSampler(load_scenes(_flags(root)), _config(), rand_seed=1)
+    sampler = SequenceSampler(load_scenes(*_configs(root)), _config(), rand_seed=1)
     decide = tf.function(lambda i: sampler.decisions(i))
     moving, flips, offsets = [], [], []
     for i in range(1200):
@@ -106,7 +109,7 @@ def test_augmentation_probabilities_and_offsets(scenes):
 def test_sample_matches_a_numpy_rederivation(scenes):
     """Moving first frame, one crop, one flip, the 9x9 stride-4 blur and the [-1,1] target."""
     root, data = scenes
-    scene_set = load_scenes(_flags(root))
+    scene_set = load_scenes(*_configs(root))
     config = _config()
     sampler = SequenceSampler(scene_set, config, rand_seed=3)
     seen_moving = seen_still = False
@@ -146,7 +149,7 @@ def _batches(dataset, count):
 
 def test_stream_is_deterministic_resumable_and_splits_exactly(scenes):
     root, _ = scenes
-    scene_set = load_scenes(_flags(root))
+    scene_set = load_scenes(*_configs(root))
     config = _config(batch=2)
     first = _batches(make_dataset(scene_set, config, rand_seed=5), 5)
     again = _batches(make_dataset(scene_set, config, rand_seed=5), 5)

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import pytest
 
 from conftest import REPO_ROOT
 
@@ -49,9 +48,6 @@ def test_mirrored_step_equals_single_device_step():
     assert report["moved"] > 0
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "on the stop-10 machine 0.48% of weights differ by more than 1e-6 (limit 0.1%), largest "
-    "2.7e-5 (limit 1e-4): machine-dependent rounding amplified by Adam; see the stop-10 note"))
 def test_mirrored_training_loop_equals_single_device_loop():
     """The global batch split by the distributed dataset, validation/GIF summaries, saving."""
     report = _check("loop")

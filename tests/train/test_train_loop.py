@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -15,9 +14,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO_ROOT, shared_path
-from train_helpers import make_scenes, tiny_flags, train_flags
+from train_helpers import make_scenes, tiny_configs, train_flags
 
 from lib.errors import UserError
+from lib.project import main_command
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +31,9 @@ def frvsr_run(scenes, tmp_path_factory):
     """20 FRVSR steps with summaries and checkpoints every 10 steps."""
     from lib.train.trainer import train
     out = str(tmp_path_factory.mktemp("frvsr_run"))
-    flags = tiny_flags(scenes, out, max_iter=20, summary_freq=10, save_freq=10, display_freq=5,
-                       gif_summaries=True, learning_rate=5e-4, num_resblock=1)
-    trainer = train(flags)
+    configs = tiny_configs(scenes, out, max_iter=20, summary_freq=10, save_freq=10,
+                           display_freq=5, gif_summaries=True, learning_rate=5e-4, num_resblock=1)
+    trainer = train(*configs)
     return out, trainer
 
 
@@ -86,6 +86,8 @@ def test_checkpoints_summaries_and_log_are_written(frvsr_run):
 
 
 def test_inference_runs_on_the_trained_model(frvsr_run, tmp_path):
+    from lib.flags import config_from_flags
+    from lib.infer.config import InferenceConfig
     from lib.infer.driver import run_inference
     from lib.io.frame_io import list_frames, read_image_rgb8
     out, _ = frvsr_run
@@ -93,7 +95,7 @@ def test_inference_runs_on_the_trained_model(frvsr_run, tmp_path):
     flags = train_flags(mode="inference", input_dir_LR=calendar, input_dir_len=2,
                         output_dir=str(tmp_path), output_ext="png", num_resblock=1,
                         checkpoint=os.path.join(out, "model-20"), progress=False)
-    run_inference(flags)
+    run_inference(config_from_flags(InferenceConfig, flags))
     frames = list_frames(str(tmp_path))
     assert len(frames) == 2
     image = read_image_rgb8(frames[0])
@@ -104,14 +106,13 @@ def test_tecogan_from_frvsr_with_missing_blocks(frvsr_run, scenes, random_vgg, t
     """--pre_trained_model from the 1-block FRVSR into 2 blocks: zero fill (original) is reported;
     --init_missing_resblocks gives blocks that learn. VGG, ping-pong, D all on."""
     from lib.train.teco_step import build
-    from lib.train.trainer import load_pretrained, train
+    from lib.train.start_weights import load_pretrained
+    from lib.train.trainer import train
     frvsr_out, _ = frvsr_run
     start = os.path.join(frvsr_out, "model-20")
     # the original's zero fill, and why it is a trap: the block can never learn its convs
-    flags = tiny_flags(scenes, str(tmp_path / "zero"), ratio=0.01, num_resblock=2)
-    from lib.flags import config_from_flags
-    from lib.train.config import TrainConfig
-    model, _, _ = build(config_from_flags(TrainConfig, flags))
+    config, _, _ = tiny_configs(scenes, str(tmp_path / "zero"), ratio=0.01, num_resblock=2)
+    model, _, _ = build(config)
     messages = []
     missing = load_pretrained(model, start, log=messages.append)
     assert sorted(missing) == sorted(n for n in model.generator.official_variables()
@@ -120,10 +121,11 @@ def test_tecogan_from_frvsr_with_missing_blocks(frvsr_run, scenes, random_vgg, t
     assert not np.any(model.generator.resblocks[1][0].kernel.numpy())
     # our option: identity blocks that can learn
     messages = []
-    run = train(tiny_flags(scenes, str(tmp_path / "teco"), ratio=0.01, num_resblock=2,
-                           pingpang=True, pp_scaling=0.5, vgg_scaling=0.2, vgg_ckpt=random_vgg,
-                           pre_trained_model=True, checkpoint=start, init_missing_resblocks=True,
-                           max_iter=3, learning_rate=5e-5), log=messages.append)
+    run = train(*tiny_configs(scenes, str(tmp_path / "teco"), ratio=0.01, num_resblock=2,
+                              pingpang=True, pp_scaling=0.5, vgg_scaling=0.2,
+                              vgg_ckpt=random_vgg, pre_trained_model=True, checkpoint=start,
+                              init_missing_resblocks=True, max_iter=3, learning_rate=5e-5),
+                log=messages.append)
     assert any("keeps its Glorot" in m for m in messages)
     assert any("VGG19 restored" in m for m in messages)
     conv_1, conv_2 = run.model.generator.resblocks[1]
@@ -148,21 +150,21 @@ def test_killed_run_resumes_exactly(scenes, tmp_path, monkeypatch):
     kw = dict(ratio=0.01, pingpang=True, pp_scaling=0.5, max_iter=4, save_freq=2, display_freq=3,
               learning_rate=1e-3, deterministic=True)
     try:
-        trainer_module.train(tiny_flags(scenes, str(tmp_path / "straight"), **kw),
+        trainer_module.train(*tiny_configs(scenes, str(tmp_path / "straight"), **kw),
                              log=lambda *a: None)
 
         def crash(self, step, *args):
             raise RuntimeError("killed")
         monkeypatch.setattr(trainer_module.Trainer, "display", crash)
         with pytest.raises(RuntimeError, match="killed"):
-            trainer_module.train(tiny_flags(scenes, str(tmp_path / "killed"), **kw),
+            trainer_module.train(*tiny_configs(scenes, str(tmp_path / "killed"), **kw),
                                  log=lambda *a: None)
         monkeypatch.undo()
         assert sorted(os.listdir(tmp_path / "killed" / "state")) == [
             "checkpoint", "ckpt-0.data-00000-of-00001", "ckpt-0.index",
             "ckpt-2.data-00000-of-00001", "ckpt-2.index"]
         messages = []
-        trainer_module.train(tiny_flags(scenes, str(tmp_path / "killed"), **kw),
+        trainer_module.train(*tiny_configs(scenes, str(tmp_path / "killed"), **kw),
                              log=messages.append)
     finally:
         tf_config.disable_op_determinism()
@@ -186,11 +188,12 @@ def test_ctrl_c_saves_the_checkpoint_and_runs_the_test_inference(scenes, tmp_pat
     for i in range(12):
         cv2.imwrite(str(test_input / f"{i + 1:04d}.png"), np.roll(frame, i, axis=1)[:16, :24])
     out = str(tmp_path / "run")
-    cmd = [sys.executable, "-m", "lib.train.trainer", "--output_dir", out,
-           "--input_video_dir", scenes, "--str_dir", "2000", "--end_dir", "2001",
-           "--end_dir_val", "1999", "--max_frm", "5", "--RNN_N", "3", "--crop_size", "8",
-           "--batch_size", "2", "--num_resblock", "1", "--ratio", "-0.01", "--max_iter", "100000",
-           "--display_freq", "1", "--save_freq", "100000", "--test_input_dir", str(test_input)]
+    cmd = main_command(["--mode", "train", "--output_dir", out,
+                        "--input_video_dir", scenes, "--str_dir", "2000", "--end_dir", "2001",
+                        "--end_dir_val", "1999", "--max_frm", "5", "--RNN_N", "3", "--crop_size",
+                        "8", "--batch_size", "2", "--num_resblock", "1", "--ratio", "-0.01",
+                        "--max_iter", "100000", "--display_freq", "1", "--save_freq", "100000",
+                        "--test_input_dir", str(test_input)])
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     child = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, env=env)
@@ -225,7 +228,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(scenes, tmp_path):
     from lib.train.trainer import train
     out = str(tmp_path / "nan")
     with pytest.raises(UserError, match="not finite at step 2") as err:
-        train(tiny_flags(scenes, out, learning_rate=1e30, max_iter=5, save_freq=1),
+        train(*tiny_configs(scenes, out, learning_rate=1e30, max_iter=5, save_freq=1),
               log=lambda *a: None)
     assert "ckpt-1" in str(err.value)
     assert sorted(n for n in os.listdir(os.path.join(out, "state")) if n.endswith(".index")) == [
@@ -239,20 +242,20 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(scenes, tmp_path):
 def test_vgg_without_checkpoint_names_the_url(scenes, tmp_path):
     from lib.train.trainer import train
     with pytest.raises(UserError, match="vgg_19_2016_08_28.tar.gz"):
-        train(tiny_flags(scenes, str(tmp_path / "o"), ratio=0.01, vgg_scaling=0.2,
-                         vgg_ckpt=str(tmp_path / "vgg_19.ckpt")), log=lambda *a: None)
+        train(*tiny_configs(scenes, str(tmp_path / "o"), ratio=0.01, vgg_scaling=0.2,
+                             vgg_ckpt=str(tmp_path / "vgg_19.ckpt")), log=lambda *a: None)
     assert not os.path.exists(tmp_path / "o")             # nothing written before the check
 
 
 def test_no_scenes_and_short_scenes(scenes, tmp_path, monkeypatch):
     from lib.train.trainer import train
     with pytest.raises(UserError, match="no training scenes found"):
-        train(tiny_flags(str(tmp_path), str(tmp_path / "o")), log=lambda *a: None)
+        train(*tiny_configs(str(tmp_path), str(tmp_path / "o")), log=lambda *a: None)
     with pytest.raises(UserError, match="too short"):
-        train(tiny_flags(scenes, str(tmp_path / "o"), max_frm=119), log=lambda *a: None)
+        train(*tiny_configs(scenes, str(tmp_path / "o"), max_frm=119), log=lambda *a: None)
     monkeypatch.delenv("TECOGAN_TRAIN_DATA", raising=False)
     with pytest.raises(UserError, match="TECOGAN_TRAIN_DATA"):
-        train(tiny_flags("", str(tmp_path / "o")), log=lambda *a: None)
+        train(*tiny_configs("", str(tmp_path / "o")), log=lambda *a: None)
 
 
 def test_checkpoint_of_the_other_model_size(frvsr_run, scenes, tmp_path):
@@ -260,8 +263,8 @@ def test_checkpoint_of_the_other_model_size(frvsr_run, scenes, tmp_path):
     frvsr_out, _ = frvsr_run
     # full restore (--nopre_trained_model) of a 1-block run into 2 blocks
     with pytest.raises(UserError, match="another model.*num_resblock 1 \\(this model: 2\\)"):
-        train(tiny_flags(scenes, str(tmp_path / "a"), num_resblock=2,
-                         checkpoint=os.path.join(frvsr_out, "model-20")), log=lambda *a: None)
+        train(*tiny_configs(scenes, str(tmp_path / "a"), num_resblock=2,
+                             checkpoint=os.path.join(frvsr_out, "model-20")), log=lambda *a: None)
     # the same from the weights-only export (no training state next to it)
     lone = str(tmp_path / "lone" / "model-20")
     os.makedirs(os.path.dirname(lone))
@@ -270,14 +273,14 @@ def test_checkpoint_of_the_other_model_size(frvsr_run, scenes, tmp_path):
                 open(lone + suffix, "wb") as dst:
             dst.write(src.read())
     with pytest.raises(UserError, match="1 residual blocks.*--num_resblock 2"):
-        train(tiny_flags(scenes, str(tmp_path / "c"), num_resblock=2, checkpoint=lone),
+        train(*tiny_configs(scenes, str(tmp_path / "c"), num_resblock=2, checkpoint=lone),
               log=lambda *a: None)
     # the original 16-block TecoGAN into a 10-block model, with --pre_trained_model
     fixture = os.path.join(shared_path("fixtures", "tf1-training", "model"),
                            "TecoGAN-train-random")
     with pytest.raises(UserError, match="16 residual blocks, more than --num_resblock 10"):
-        train(tiny_flags(scenes, str(tmp_path / "b"), num_resblock=10, pre_trained_model=True,
-                         checkpoint=fixture), log=lambda *a: None)
+        train(*tiny_configs(scenes, str(tmp_path / "b"), num_resblock=10, pre_trained_model=True,
+                             checkpoint=fixture), log=lambda *a: None)
 
 
 def test_output_folder_of_another_run(frvsr_run, scenes, tmp_path):
@@ -285,10 +288,10 @@ def test_output_folder_of_another_run(frvsr_run, scenes, tmp_path):
     from lib.train.trainer import train
     frvsr_out, _ = frvsr_run
     with pytest.raises(UserError, match="belongs to another run.*FRVSR, 1 residual blocks"):
-        train(tiny_flags(scenes, frvsr_out, num_resblock=2), log=lambda *a: None)
+        train(*tiny_configs(scenes, frvsr_out, num_resblock=2), log=lambda *a: None)
     with pytest.raises(UserError, match="belongs to another run"):
-        train(tiny_flags(scenes, frvsr_out, ratio=0.01, num_resblock=1), log=lambda *a: None)
+        train(*tiny_configs(scenes, frvsr_out, ratio=0.01, num_resblock=1), log=lambda *a: None)
     foreign = tmp_path / "foreign"
     save_official({"x": tf.zeros([1])}, str(foreign / "model-5"))
     with pytest.raises(UserError, match="checkpoints of another run"):
-        train(tiny_flags(scenes, str(foreign)), log=lambda *a: None)
+        train(*tiny_configs(scenes, str(foreign)), log=lambda *a: None)

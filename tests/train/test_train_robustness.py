@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from cli_helpers import assert_one_error, run_cli, tree_hashes
-from train_helpers import tiny_flags
+from train_helpers import tiny_configs
 
-TRAIN = ["-m", "lib.train.trainer", "--str_dir", "2000", "--end_dir", "2001", "--end_dir_val", "1999",
-         "--max_frm", "5", "--RNN_N", "3", "--crop_size", "8", "--batch_size", "2",
-         "--num_resblock", "1", "--ratio", "-0.01", "--learning_rate", "5e-4",
+TRAIN = ["main.py", "--mode", "train", "--str_dir", "2000", "--end_dir", "2001",
+         "--end_dir_val", "1999", "--max_frm", "5", "--RNN_N", "3", "--crop_size", "8",
+         "--batch_size", "2", "--num_resblock", "1", "--ratio", "-0.01", "--learning_rate", "5e-4",
          "--decay_rate", "1.0", "--stair", "--display_freq", "1000", "--summary_freq", "1000",
          "--notest_inference", "--nogif_summaries", "--queue_thread", "1", "--deterministic"]
 
@@ -76,10 +76,10 @@ def test_frames_of_another_size_or_empty_are_refused(data, tmp_path):
     odd = os.path.join(data, "scene_2000", "col_high_0003.png")
     cv2.imwrite(odd, np.zeros((60, 64, 3), np.uint8))
     with pytest.raises(UserError, match="col_high_0003.png' is 64x60 but col_high_0000.png"):
-        train(tiny_flags(data, str(tmp_path / "a")), log=lambda *a: None)
+        train(*tiny_configs(data, str(tmp_path / "a")), log=lambda *a: None)
     open(odd, "wb").close()
     with pytest.raises(UserError, match="col_high_0003.png' is not a PNG image"):
-        train(tiny_flags(data, str(tmp_path / "b")), log=lambda *a: None)
+        train(*tiny_configs(data, str(tmp_path / "b")), log=lambda *a: None)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
@@ -118,7 +118,7 @@ def train_in_process(data, out, messages=None, **overrides):
               deterministic=True, queue_thread=1)
     kw.update(overrides)
     try:
-        return train(tiny_flags(data, str(out), end_dir_val=1999, **kw),
+        return train(*tiny_configs(data, str(out), end_dir_val=1999, **kw),
                      log=(messages.append if messages is not None else lambda *a: None))
     finally:
         tf_config.disable_op_determinism()
@@ -201,7 +201,7 @@ def test_unusable_output_dir(clean_data, tmp_path):
     for case in ("file", "parent_file"):
         out, reason = cases[case]
         with pytest.raises(UserError) as err:
-            train(tiny_flags(clean_data, str(out)), log=lambda *a: None)
+            train(*tiny_configs(clean_data, str(out)), log=lambda *a: None)
         assert f"cannot create the --output_dir folder '{out}'" in str(err.value)
         assert reason in str(err.value)
     # --summary_dir too (the run folder itself is fine: left as it was, i.e. not created)
@@ -209,7 +209,7 @@ def test_unusable_output_dir(clean_data, tmp_path):
     summary.parent.mkdir()
     summary.write_bytes(b"user data")
     with pytest.raises(UserError, match="cannot create the --summary_dir folder"):
-        train(tiny_flags(clean_data, str(tmp_path / "new_run"), summary_dir=str(summary)),
+        train(*tiny_configs(clean_data, str(tmp_path / "new_run"), summary_dir=str(summary)),
               log=lambda *a: None)
     assert not (tmp_path / "new_run").exists()
     assert {p: h for p, h in tree_hashes(tmp_path, clean_data).items() if p in before} == before
