@@ -27,7 +27,7 @@ def load_frames(n):
     gt_dir = os.path.join(ROOT, "..", "shared", "data", "Vid4", "GT", "calendar")
     lr_dir = os.path.join(ROOT, "..", "shared", "data", "Vid4", "LR", "calendar")
     if os.path.isdir(gt_dir) and os.path.isdir(lr_dir):
-        from lib.ops.resize import bicubic_frame
+        from lib.infer.bicubic import bicubic_frame
         from lib.io.frame_io import read_image_rgb8
 
         gts = inputs.list_pngs(gt_dir, "target")[2:2 + n]

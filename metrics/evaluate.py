@@ -133,7 +133,7 @@ def make_bicubic_frames(lr_dir, out_dir, progress=False):
     """Write the bicubic x4 of every PNG frame of ``lr_dir`` to ``out_dir`` (same names)."""
     from tqdm import tqdm
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from lib.ops.resize import bicubic_frame   # imports TensorFlow: only when a baseline is made
+    from lib.infer.bicubic import bicubic_frame   # imports TensorFlow: only when a baseline is made
 
     frames = list_frames(lr_dir, extensions=(".png",), exclude_prefix=inputs.EXCLUDE_PREFIX)
     os.makedirs(out_dir, exist_ok=True)

@@ -8,6 +8,7 @@
 * ``fastpath``: the generator's faster, equivalent graph and the XLA-compiled warp;
 * ``tiling``: the generator on overlapping tiles, and the automatic tile size;
 * ``export``: one recurrent step as a SavedModel;
+* ``bicubic``: the bicubic x4 baseline frame (metrics, demo figure);
 * ``demo``: the shipped model and demo clip behind an offline ``runGan.py 1``.
 
 Frame and video I/O (sources, output plan, background threads) is in :mod:`lib.io`.

@@ -56,7 +56,7 @@ def checkpoint_num_resblock(prefix):
 
 def bicubic_x4(lr_rgb8):
     """The legacy TF1 bicubic x4 the metrics use as baseline (saved as inference saves)."""
-    from lib.ops.resize import bicubic_frame   # imports TensorFlow: only when the figure is made
+    from lib.infer.bicubic import bicubic_frame   # imports TensorFlow: only when the figure is made
     return bicubic_frame(lr_rgb8)
 
 

@@ -11,8 +11,6 @@ NumPy references (used by tests and by the bicubic baseline of the metrics).
 import numpy as np
 import tensorflow as tf
 
-from lib.io.frame_io import to_uint8_truncated
-
 
 def resize_bilinear_legacy(images, size):
     """Legacy bilinear resize of an NHWC float tensor to ``size`` = (height, width)."""
@@ -112,9 +110,3 @@ def bilinear_resize_numpy(image, out_hw):
     out = _resize_axis_bilinear(image, out_hw[0], row_axis)
     return _resize_axis_bilinear(out, out_hw[1], row_axis + 1)
 
-
-def bicubic_frame(lr_rgb8):
-    """Legacy bicubic x4 of one LR RGB uint8 frame, saved as inference saves (x255, clip, trunc):
-    the baseline of the metrics and of the demo figure."""
-    lr = np.asarray(lr_rgb8).astype(np.float32) / 255.0
-    return to_uint8_truncated(bicubic_four(tf.constant(lr[np.newaxis]))[0].numpy())
