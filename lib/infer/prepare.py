@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from lib.errors import UserError
 from lib.io.frame_source import open_source
 from lib.io.output_plan import OutputPlan, check_writable_folder, input_identity, safe_subfolder
+from lib.models.checkpoint_files import checkpoint_prefix
 
 SHIPPED_HINT = ("fetch the official model with 'python3 runGan.py 0' (then --checkpoint "
                 "./model/TecoGAN --num_resblock 16), or use the model shipped with this project: "
@@ -25,10 +26,7 @@ def check_checkpoint_present(checkpoint):
     """The checkpoint's files exist (reading them needs TensorFlow and comes later)."""
     if not checkpoint:
         raise UserError(f"no --checkpoint given; {SHIPPED_HINT}")
-    path = os.path.expanduser(checkpoint)
-    for suffix in (".index", ".meta", ".data-00000-of-00001"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
+    path = checkpoint_prefix(checkpoint)
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "checkpoint")):
             raise UserError(f"checkpoint folder '{path}' holds no checkpoint (no 'checkpoint' "

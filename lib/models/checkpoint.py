@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from lib.errors import UserError
+from lib.models.checkpoint_files import checkpoint_prefix
 from lib.models.networks import FNet, Generator
 
 RESBLOCK_RE = re.compile(r"^generator/generator_unit/resblock_(\d+)/")
@@ -23,10 +24,7 @@ def resolve_checkpoint(path):
     """Accept a prefix (``model/TecoGAN``), a file of it, or a folder with a ``checkpoint`` file."""
     if path is None:
         raise UserError("no --checkpoint given")
-    path = os.path.expanduser(path)
-    for suffix in (".index", ".meta", ".data-00000-of-00001"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
+    path = checkpoint_prefix(path)
     if os.path.isdir(path):
         latest = tf.train.latest_checkpoint(path)
         if latest is None:

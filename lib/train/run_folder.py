@@ -13,6 +13,7 @@ import shutil
 import tensorflow as tf
 
 from lib.errors import UserError
+from lib.models.checkpoint_files import checkpoint_prefix
 from lib.project import REPO_ROOT
 from lib.train.state_checkpoints import (STATE_DIR, clean_interrupted_saves, resumable_checkpoint,
                                          state_steps)
@@ -169,10 +170,7 @@ def state_checkpoint(output_dir):
 
 def find_state_for(path):
     """The training-state checkpoint matching ``path`` (a run folder, its model-N or ckpt-N)."""
-    path = os.path.expanduser(path)
-    for suffix in (".index", ".data-00000-of-00001"):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
+    path = checkpoint_prefix(path)
     if os.path.isdir(path):
         return state_checkpoint(path)
     folder, base = os.path.split(path)
