@@ -60,13 +60,30 @@ def bicubic_x4(lr_rgb8):
     return bicubic_frame(lr_rgb8)
 
 
-def label_panel(panel, text):
-    """Write ``text`` in the top-left corner, white on a dark box, readable at any size."""
-    scale = max(0.6, panel.shape[1] / 900.0)
-    thickness = max(1, int(round(2 * scale)))
+def _label_font(panel_width):
+    """(scale, thickness) of the label font for a panel ``panel_width`` pixels wide."""
+    scale = max(0.6, panel_width / 900.0)
+    return scale, max(1, int(round(2 * scale)))
+
+
+def label_box(text, panel_width):
+    """(height, width) of the dark box :func:`label_panel` puts in the top-left corner.
+
+    It depends on OpenCV's font metrics only, not on how the glyphs are rasterised (which changed
+    in OpenCV 5.1), so tests can check the layout exactly and the glyphs within a tolerance."""
+    scale, thickness = _label_font(panel_width)
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     pad = int(8 * scale)
-    panel[:h + base + 2 * pad, :w + 2 * pad] //= 3
+    return h + base + 2 * pad, w + 2 * pad
+
+
+def label_panel(panel, text):
+    """Write ``text`` in the top-left corner, white on a dark box, readable at any size."""
+    scale, thickness = _label_font(panel.shape[1])
+    box_h, box_w = label_box(text, panel.shape[1])
+    pad = int(8 * scale)
+    panel[:box_h, :box_w] //= 3
+    (_, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     cv2.putText(panel, text, (pad, h + pad), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
                 thickness, cv2.LINE_AA)
     return panel
