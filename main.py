@@ -79,27 +79,31 @@ def print_help():
     lines = [__doc__]
     for title, names in lib.flags.help_sections():
         lines.append(f"{title}:")
-        lines.extend(_flag_help(FLAGS[name]) for name in names)
+        lines.extend(lib.flags.flag_help(name) for name in names)
         lines.append("")
     print("\n".join(lines))
 
 
-def _flag_help(flag):
-    """One flag as absl's own help writes it: name, help, default, accepted values."""
-    text = f"--[no]{flag.name}: " if flag.boolean else f"--{flag.name}: "
-    text += flag.help
-    if flag.default_as_str:
-        text += f"\n(default: {flag.default_as_str})"
-    if flag.parser.syntactic_help:
-        text += f"\n({flag.parser.syntactic_help})"
-    return flags.text_wrap(text, indent="    ", firstline_indent="  ")
+def parse_flags(argv):
+    """absl's parsing (app.run's flags_parser), but an unknown flag or a bad value is one
+    'error:' line and exit status 2, not absl's usage text and status 1."""
+    try:
+        return FLAGS(argv)
+    except flags.UnrecognizedFlagError as err:
+        name = err.flagname
+        hint = lib.flags.did_you_mean(name, lib.flags.flag_specs(list(FLAGS)))
+        message = f"main.py has no flag --{name}{hint}"
+    except flags.Error as err:
+        message = str(err).splitlines()[0]
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
 
 
 if __name__ == "__main__":
-    if any(arg in ("--help", "-h", "-?", "--helpshort") for arg in sys.argv[1:]):
+    if any(arg in ("--help", "-h", "-?", "--helpshort", "--helpfull") for arg in sys.argv[1:]):
         try:
             print_help()
         except BrokenPipeError:         # e.g. piped into head
             sys.stdout = None
         sys.exit(0)
-    app.run(entry)
+    app.run(entry, flags_parser=parse_flags)

@@ -1,8 +1,9 @@
 """The numbered-mode runner of the original, kept thin: ``python3 runGan.py N [extra flags]``.
 
-``python3 runGan.py --help`` lists the modes and their flags (:data:`HELP`). Extra flags after N go
-to the program the mode runs (main.py for 1, 3, 4), so ``python3 runGan.py 1 --output_ext mp4``
-works. Errors end with one line and a non-zero exit.
+``python3 runGan.py --help`` lists the modes and their flags (``lib.rungan.HELP``), ``runGan.py N
+--help`` one mode's. Extra flags after N go to the program the mode runs (main.py for 1, 3, 4), so
+``python3 runGan.py 1 --output_ext mp4`` works; they are checked first (``lib/rungan.py``): a flag
+the mode does not take is one ``error:`` line, exit status 2, and nothing runs.
 """
 import os
 import subprocess
@@ -14,54 +15,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lib.errors import UserError, run_cli  # noqa: E402
 from lib.project import REPO_ROOT, main_command  # noqa: E402
+from lib.rungan import (HELP, HELP_ARGS, MODES, check_mode_args, mode_help,  # noqa: E402,F401
+                        parse_mode, wants_help)
 from lib.train.recipes import last_flag_value  # noqa: E402  (one parser of repeated flags)
 
-MODES = {0: "download", 1: "inference", 2: "evaluation", 3: "train TecoGAN", 4: "train FRVSR"}
 RESULTS = "./results"
-
-HELP = """usage: python3 runGan.py N [flags]    (python3 runGan.py N --help: that mode's own help)
-
-  0  download the official model and the test scenes: model/, LR/, HR/ (resumes, verifies)
-       --parts model,vid4,tos|all   only some parts (default model,vid4,tos)
-       --mirror URL|DIR             same file names from another server or a local folder
-                                    (or set TECOGAN_MIRROR)
-       --overwrite                  fetch again and replace files that differ from the archives
-       --root DIR                   folder that receives model/, LR/, HR/ (default .)
-
-  1  inference: ./LR/calendar -> ./results/calendar/ with ./model/TecoGAN (16 blocks); without
-     the official model, the model this project ships (model/shipped/TecoGAN_ours, 10 blocks) on
-     its demo clip -> ./results/bigbuckbunny/ + ./results/bigbuckbunny_bicubic_vs_ours.png
-       any main.py inference flag (python3 main.py --help), e.g.
-       --input_dir_LR PATH          your own frames folder or video -> ./results/<its name>/
-       --input_dir_HR PATH          HR frames or video, degraded to LR first
-       --output_ext png|jpg|mp4|mkv frames, or one video (H.264 4:2:0, the source's sound)
-       --video_crf N                video quality: 18 default, 0 lossless 4:4:4
-       --checkpoint P --num_resblock N   another model
-       --tile N, --precision bf16|fp16, --nofast_path, --overwrite, --noprogress
-
-  2  evaluation: every ./results/<scene> against ./HR/<scene> -> ./results/metric_log/
-     (PSNR-Y, SSIM-Y, LPIPS, tOF, tLP100 as the original metric script; plus bicubic)
-       --no_bicubic                 skip the bicubic x4 baseline of ./LR/<scene>
-       --lpips auto|off             off skips LPIPS and tLP100
-       --results_root DIR           default ./results
-       --hr_root DIR                default ./HR
-       --lr_root DIR                default ./LR (for the bicubic baseline)
-       --output DIR                 default ./results/metric_log/
-
-  3  train TecoGAN from an FRVSR model (the original's recipe: 16 blocks, VGG, ping-pong, D)
-     -> ex_TecoGAN<date>/; fetches model/vgg_19.ckpt and model/ourFRVSR when missing
-  4  train FRVSR (pre-training, 10 blocks, no discriminator) -> ex_FRVSR<date>/
-     modes 3 and 4:
-       --train_data DIR             training scenes DIR/scene_2000/... (or TECOGAN_TRAIN_DATA)
-       --resume                     continue the newest ex_TecoGAN*/ (ex_FRVSR*/) run
-       --run_dir DIR                run folder (resumed when it holds a checkpoint)
-       --model_dir DIR              where vgg_19.ckpt and ourFRVSR are kept (default model)
-       --mirror URL|DIR             fetch them from another server or folder
-       any main.py training flag overrides the recipe, e.g. --max_iter 900000, --vgg_scaling -1
-
-Also: python3 main.py --mode export ... writes a SavedModel of one recurrent step (README,
-"Deploy"); python3 -m metrics ... runs the original metric script's command line.
-"""
 
 
 def call_main(args):
@@ -112,13 +70,31 @@ def mode_inference(extra):
     if not os.path.isdir("./LR/calendar") and name is None:
         raise UserError("the test input ./LR/calendar is missing; fetch it with "
                         "'python3 runGan.py 0' (or pass --input_dir_LR PATH)")
-    if not _has_flag(extra, "output_dir"):
+    blocks = 16
+    if _has_flag(extra, "checkpoint") and not _has_flag(extra, "num_resblock"):
+        from lib.infer import demo
+        given = last_flag_value(extra, "checkpoint")
+        blocks = demo.checkpoint_num_resblock(given)
+        print(f"--num_resblock {blocks} (read from the checkpoint {given})")
+    args = inference_args(extra, "./LR/calendar", name or "calendar", blocks, checkpoint)
+    return call_main(args)
+
+
+def inference_args(extra, input_lr, name, blocks, checkpoint):
+    """main.py's arguments for mode 1: the original's defaults, each only where the user gave no
+    value of their own, then the user's flags."""
+    defaults = [("cudaID", "0"), ("output_dir", "./results/"), ("summary_dir", "./results/log/"),
+                ("mode", "inference"), ("input_dir_LR", input_lr), ("output_pre", name),
+                ("num_resblock", str(blocks)), ("checkpoint", checkpoint), ("output_ext", "png")]
+    skip = {flag for flag, _ in defaults if _has_flag(extra, flag)}
+    if _has_flag(extra, "input_dir_HR"):
+        skip.add("input_dir_LR")     # main.py prefers an LR input: the default would win
+    if "output_dir" in skip:
+        skip.add("summary_dir")      # the logs go with the outputs (main.py: <output_dir>/log)
+    else:
         make_results_folder()
-    args = ["--cudaID", "0", "--output_dir", "./results/", "--summary_dir", "./results/log/",
-            "--mode", "inference", "--input_dir_LR", "./LR/calendar", "--output_pre",
-            name or "calendar", "--num_resblock", "16", "--checkpoint", checkpoint,
-            "--output_ext", "png"]
-    return call_main(args + list(extra))
+    args = [a for flag, value in defaults if flag not in skip for a in (f"--{flag}", value)]
+    return args + list(extra)
 
 
 def mode_inference_shipped(extra):
@@ -134,12 +110,7 @@ def mode_inference_shipped(extra):
           f"project, {shown} ({blocks} residual blocks; see model/README.md).\nFor the official "
           "model and the Vid4 scenes run 'python3 runGan.py 0' first.")
     name = own_name if own_input else demo.DEMO_NAME
-    if not _has_flag(extra, "output_dir"):
-        make_results_folder()
-    args = ["--cudaID", "0", "--output_dir", "./results/", "--summary_dir", "./results/log/",
-            "--mode", "inference", "--input_dir_LR", demo.DEMO_LR, "--output_pre", name,
-            "--num_resblock", str(blocks), "--checkpoint", checkpoint, "--output_ext", "png"]
-    status = call_main(args + list(extra))
+    status = call_main(inference_args(extra, demo.DEMO_LR, name, blocks, checkpoint))
     if status == 0 and not own_input and not _has_flag(extra, "output_ext") \
             and not _has_flag(extra, "output_pre") and not _has_flag(extra, "output_dir"):
         demo.write_comparison(demo.DEMO_LR, os.path.join("./results", name),
@@ -152,33 +123,17 @@ def mode_inference_shipped(extra):
 def mode_metrics(extra):
     """Every ./results/<scene> against ./HR/<scene>, plus the bicubic baseline of ./LR/<scene>.
 
-    Extra flags: --no_bicubic, --lpips off, --results_root/--hr_root/--lr_root/--output DIR.
+    Extra flags: --no_bicubic, --lpips, --results_root/--hr_root/--lr_root/--output DIR.
     """
-    import argparse
-    from metrics.evaluate import run_mode2
-    parser = argparse.ArgumentParser(prog="python3 runGan.py 2")
-    parser.add_argument("--results_root", default="./results")
-    parser.add_argument("--hr_root", default="./HR")
-    parser.add_argument("--lr_root", default="./LR")
-    parser.add_argument("--output", default="./results/metric_log/")
-    parser.add_argument("--no_bicubic", action="store_true", help="skip the bicubic baseline")
-    parser.add_argument("--lpips", choices=("auto", "tf", "torch", "off"), default="auto")
-    args = parser.parse_args(extra)
-    run_mode2(results_root=args.results_root, hr_root=args.hr_root, lr_root=args.lr_root,
-              output=args.output, with_bicubic=not args.no_bicubic, lpips=args.lpips)
+    from metrics.evaluate import mode2_main
+    mode2_main(extra)
     return 0
 
 
 def metrics_parser():
-    import argparse
-    parser = argparse.ArgumentParser(prog="python3 runGan.py 2")
-    parser.add_argument("--results_root", default="./results")
-    parser.add_argument("--hr_root", default="./HR")
-    parser.add_argument("--lr_root", default="./LR")
-    parser.add_argument("--output", default="./results/metric_log/")
-    parser.add_argument("--no_bicubic", action="store_true", help="skip the bicubic baseline")
-    parser.add_argument("--lpips", choices=("auto", "off"), default="auto")
-    return parser
+    """Mode 2's one parser (metrics.evaluate.mode2_parser)."""
+    from metrics.evaluate import mode2_parser
+    return mode2_parser()
 
 
 def mode_train(extra, tecogan):
@@ -193,14 +148,14 @@ def _has_flag(args, name):
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] in ("--help", "-h", "help", "-?"):
+    if len(argv) >= 2 and argv[1] in HELP_ARGS + ("help",):
         print(HELP)
         return 0
-    if len(argv) < 2 or argv[1] not in {str(k) for k in MODES}:
-        lines = "\n".join(f"  {k}  {v}" for k, v in MODES.items())
-        raise UserError(f"usage: python3 runGan.py N [flags], with N one of\n{lines}\n"
-                        "('python3 runGan.py --help' describes each mode and its flags)")
-    mode, extra = int(argv[1]), argv[2:]
+    mode, extra = parse_mode(argv)
+    if wants_help(extra):
+        print(mode_help(mode))          # and nothing runs
+        return 0
+    check_mode_args(mode, extra)
     print(f"Testing test case {mode}")
     if mode == 0:
         status = mode_download(extra)

@@ -20,8 +20,8 @@ def load_lpips(mode="auto", device=None, dirs=None, log=None):
     """(metric or None, message). mode: 'auto'/'tf' (TensorFlow), 'torch' (lpips package), 'off'.
 
     The metric has ``features(rgb_uint8)``, ``distance_features(f0, f1)`` and ``distance(a, b)``.
-    Only 'torch' can leave LPIPS out (torch/lpips not installed): then the message says why and
-    callers leave LPIPS and tLP empty. Missing or altered shipped weights are a UserError.
+    Only 'off' leaves LPIPS out (the message says so; callers leave LPIPS and tLP empty). 'torch'
+    without torch/lpips installed, and missing or altered shipped weights, are a UserError.
     """
     if mode not in MODES:
         from lib.errors import UserError
@@ -33,13 +33,18 @@ def load_lpips(mode="auto", device=None, dirs=None, log=None):
         try:
             import_torch_stack()
         except ImportError as err:
-            return None, (f"LPIPS and tLP100 not computed: {err.name or err} is not installed "
-                          "(pip install -r requirements-torch.txt, or use --lpips tf)")
+            # asked for by name: scoring on without it would look like a result ("n/a")
+            from lib.errors import UserError
+            raise UserError(f"--lpips torch needs {err.name or err}, which is not installed: "
+                            "pip install -r requirements-torch.txt, or use --lpips tf "
+                            "(the same weights in TensorFlow)") from None
     from LPIPSmodels.weights import load_alexnet_lpips
     weights, source = load_alexnet_lpips(dirs, log=log)
     if mode == "torch":
         metric = LpipsAlex(weights, source, device=device)
     else:
+        from lib.project import import_tensorflow
+        import_tensorflow()         # without its start-up notices
         from LPIPSmodels.lpips_tf import LpipsTF
         metric = LpipsTF(weights, source)
     return metric, metric.describe()

@@ -3,6 +3,7 @@
 Command-line entry points catch it, print one clear line and exit non-zero without a traceback
 (see :func:`run_cli`). Anything else is a bug and keeps its traceback.
 """
+import argparse
 import sys
 
 
@@ -20,3 +21,11 @@ def run_cli(main, *args, **kwargs):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr, flush=True)
         sys.exit(130)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors (bad value, missing value, unknown option) are one UserError line
+    instead of the usage text plus an error line."""
+
+    def error(self, message):
+        raise UserError(f"{self.prog}: {message}")

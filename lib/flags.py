@@ -5,6 +5,7 @@ Defined with absl as the original's ``tf.app.flags``, in sections by what they a
 flags come first; those it did not have follow and say so in their help.
 """
 import dataclasses
+import difflib
 
 from absl import flags
 
@@ -19,14 +20,23 @@ def _section(title):
 
 # --- general: every mode -------------------------------------------------------------------------
 _section("General (every mode; --mode export reads only these and --overwrite)")
-F.DEFINE_string("mode", "inference", "inference or train; export (beyond the original): write a "
-                "TensorFlow SavedModel of one recurrent step of --checkpoint to --output_dir")
+F.DEFINE_string("mode", "inference", "inference or train; export (beyond the original): write "
+                "one recurrent step of --checkpoint to --output_dir (in --format)")
+F.DEFINE_enum("format", "savedmodel", ["savedmodel", "tflite", "onnx"], "export (beyond the "
+              "original): a TensorFlow SavedModel, a TFLite model (builtin ops only) or an ONNX "
+              "model (needs 'pip install tf2onnx onnx'); any frame size")
 F.DEFINE_string("output_dir", None, "inference: image output folder; train: run folder")
 F.DEFINE_string("summary_dir", None, "log folder (logfile.txt) and tensorboard events")
 F.DEFINE_string("checkpoint", None, "checkpoint prefix to restore, e.g. ./model/TecoGAN")
 F.DEFINE_integer("num_resblock", 16, "generator residual blocks (16 TecoGAN, 10 FRVSR/mini)")
 F.DEFINE_integer("rand_seed", 1, "random seed for Python, NumPy and TensorFlow")
 F.DEFINE_string("cudaID", "0", "CUDA_VISIBLE_DEVICES")
+# beyond the original
+F.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "fp16"], "arithmetic: inference: the "
+              "generator's, bf16/fp16 (not identical to the original); train (modes 3, 4): "
+              "fp32 or bf16 mixed precision, every network's convolutions in bfloat16 with "
+              "float32 variables, Adam, losses, BatchNorm and warp. bf16 is faster on GPUs and on "
+              "CPUs with AVX512_BF16 or AMX, slower on other CPUs")
 
 # --- inference -----------------------------------------------------------------------------------
 _section("Inference (--mode inference; reference section 3.3)")
@@ -48,9 +58,6 @@ F.DEFINE_boolean("progress", True, "show a progress bar")
 F.DEFINE_integer("tile", 0, "inference: run the generator on overlapping N x N LR tiles (exact, "
                  "bounded memory for large frames); 0 = automatic (untiled when the frame fits in "
                  "free memory), -1 = never tile")
-F.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "fp16"], "inference: generator arithmetic; "
-              "bf16/fp16 are faster on GPUs (and bf16 on CPUs with AVX512_BF16/AMX) but not "
-              "identical to the original")
 F.DEFINE_boolean("fast_path", True, "inference: the generator's HR part in the sub-pixel domain "
                  "and the warp compiled by XLA (same arithmetic, within about 1e-6 of the literal "
                  "graph, about 7% faster end to end on CPU); --nofast_path runs the original's "
@@ -140,6 +147,80 @@ def help_sections():
     names = list(flags.FLAGS)
     return [(title, [n for n in names if n in after and n not in before])
             for (title, before), (_, after) in zip(_SECTION_STARTS, _SECTION_STARTS[1:])]
+
+
+def flags_of_sections(*title_starts):
+    """Names of the flags in the sections whose titles start with one of ``title_starts``."""
+    return [name for title, names in help_sections() if title.startswith(title_starts)
+            for name in names]
+
+
+def flag_help(name):
+    """One flag as absl's own help writes it: name, help, default, accepted values."""
+    flag = flags.FLAGS[name]
+    text = f"--[no]{flag.name}: " if flag.boolean else f"--{flag.name}: "
+    text += flag.help
+    if flag.default_as_str:
+        text += f"\n(default: {flag.default_as_str})"
+    if flag.parser.syntactic_help:
+        text += f"\n({flag.parser.syntactic_help})"
+    return flags.text_wrap(text, indent="    ", firstline_indent="  ")
+
+
+# --- checking a command line before it runs (runGan.py, main.py) --------------------------------
+def flag_specs(names):
+    """``{spelling: takes a value}`` of these flags, booleans also as ``noNAME`` (as absl)."""
+    specs = {}
+    for name in names:
+        boolean = flags.FLAGS[name].boolean
+        specs[name] = not boolean
+        if boolean:
+            specs["no" + name] = False
+    return specs
+
+
+def did_you_mean(name, candidates):
+    """'; did you mean --X?' for the candidate nearest to ``name``, ignoring case (so
+    ``input_dir_lr`` finds ``input_dir_LR``, not ``input_dir_len``); '' when none is near."""
+    lowered = {c.lower(): c for c in candidates}
+    match = lowered.get(name.lower())
+    if match is None:
+        close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+        match = lowered[close[0]] if close else None
+    return f"; did you mean --{match}?" if match else ""
+
+
+def check_args(args, specs, where, belongs_elsewhere=lambda name: None):
+    """Raise one-line UserErrors for what ``where`` (e.g. 'runGan.py 1 (inference)') does not
+    take: a flag not in ``specs`` ({name: takes a value}), a value flag at the end, a stray
+    word. ``belongs_elsewhere(name)`` says where a known flag of another mode belongs, or None.
+    Values are skipped as the parsers do, so ``--vgg_scaling -1`` is one flag."""
+    from lib.errors import UserError
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-") or _is_number(arg):
+            raise UserError(f"{where}: unexpected argument '{arg}' (flags start with --)")
+        name, has_value, _ = arg.lstrip("-").partition("=")
+        if name in specs:
+            if specs[name] and not has_value:
+                if i + 1 >= len(args):
+                    raise UserError(f"{where}: --{name} needs a value")
+                i += 1
+        else:
+            other = belongs_elsewhere(name)
+            if other:
+                raise UserError(f"{where} does not take --{name} ({other})")
+            raise UserError(f"{where} has no flag --{name}{did_you_mean(name, specs)}")
+        i += 1
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # --- the configs library code takes (built once, in main.py) -----------------------------------

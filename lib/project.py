@@ -1,9 +1,10 @@
 """Where the project is and how to start it: the one home of the repository root, the ``main.py``
 command line used by every child process (runGan.py, training recipes, test inference), and
-seeding."""
+seeding, and importing TensorFlow without its start-up notices."""
 import os
 import random
 import sys
+import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN_PY = os.path.join(REPO_ROOT, "main.py")
@@ -18,7 +19,46 @@ def main_command(args, python=None, main_py=None):
 def set_seeds(seed):
     """Seed Python, NumPy and TensorFlow, as the original's main.py did."""
     import numpy as np          # here, not at the top: this module is imported before TensorFlow
-    import tensorflow as tf     # should load (path checks come first)
+    tf = import_tensorflow()    # should load (path checks come first)
     random.seed(seed)
     np.random.seed(seed)
     tf.random.set_seed(seed)
+
+
+# Lines TensorFlow's C++ writes to fd 2 while it loads, whatever TF_CPP_MIN_LOG_LEVEL says: the
+# oneDNN notice (when oneDNN is on, the default on CPUs with AVX512_VNNI/BF16, AVX_VNNI or AMX) and
+# absl's preamble to it. They tell users nothing; every other line is passed through.
+IMPORT_NOTICES = ("oneDNN custom operations are on",
+                  "All log messages before absl::InitializeLog() is called are written to STDERR")
+
+
+def import_tensorflow():
+    """``import tensorflow`` with :data:`IMPORT_NOTICES` removed from what it writes to stderr.
+
+    The entry points call this where TensorFlow is first needed. fd 2 goes to a temporary file
+    only for the import itself and everything else written there is replayed right after, so a
+    real warning or error of the import still reaches the user (lost only if the import kills
+    the process outright)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            _replay(captured.read().decode("utf-8", "replace"))
+    return tensorflow
+
+
+def _replay(text):
+    kept = [line for line in text.splitlines(keepends=True)
+            if not any(notice in line for notice in IMPORT_NOTICES)]
+    if kept:
+        sys.stderr.write("".join(kept))
+        sys.stderr.flush()

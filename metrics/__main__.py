@@ -3,10 +3,9 @@
 The original ``metrics.py`` command line (comma lists, paired in order), plus the bicubic baseline
 and switches of ours. User-fixable problems print one ``error: ...`` line and exit with status 2.
 """
-import argparse
 import sys
 
-from lib.errors import UserError, run_cli
+from lib.errors import ArgumentParser, UserError, run_cli
 
 
 def _split(text):
@@ -14,7 +13,8 @@ def _split(text):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
+    from LPIPSmodels import MODES
+    parser = ArgumentParser(
         prog="python3 -m metrics",
         description="TecoGAN metrics (PSNR-Y, SSIM-Y, LPIPS, tOF, tLP100) of result frame folders "
                     "against ground-truth folders, computed as the original metrics.py.")
@@ -26,7 +26,7 @@ def parse_args(argv=None):
                         "one per result folder, same order")
     parser.add_argument("--baseline_lr", default="", help="(ours) comma list of LR folders, one "
                         "per target: also score their legacy bicubic x4 as the 'bicubic' method")
-    parser.add_argument("--lpips", choices=("auto", "tf", "torch", "off"), default="auto",
+    parser.add_argument("--lpips", choices=MODES, default="auto",
                         help="(ours) 'auto'/'tf': LPIPS and tLP in TensorFlow with the shipped "
                         "AlexNet weights (no download, no PyTorch); 'torch': the pip lpips "
                         "package on the same weights (cross-check); 'off': skip them")

@@ -8,8 +8,8 @@ target is cropped to the target's size at the top-left. For each frame:
   output pair, both crop_8x8'd, mean Euclidean norm of the difference (:mod:`metrics.temporal`);
 * PSNR and SSIM on Y of the crop_8x8'd frames (:mod:`metrics.image_metrics`);
 * LPIPS(target, output) on the crops, and tLP100 = |LPIPS(t_{i-1}, t_i) - LPIPS(o_{i-1}, o_i)| x 100
-  (:mod:`LPIPSmodels`, TensorFlow by default); NaN only with ``--lpips off`` (or ``torch``
-  without the torch stack).
+  (:mod:`LPIPSmodels`, TensorFlow by default); NaN only with ``--lpips off`` (``--lpips torch``
+  without the torch stack is an error).
 
 The bicubic baseline is the legacy TF1 bicubic x4 (``lib.ops.resize.bicubic_four``, the TF op, float32)
 of LR/255, saved as inference saves its outputs: ``np.clip(x * 255, 0, 255).astype(uint8)``
@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.errors import UserError
+from lib.errors import ArgumentParser, UserError
 from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
+from lib.project import import_tensorflow
 from metrics import inputs, report
 from metrics.image_metrics import crop_8x8, psnr_y, ssim_y
 from metrics.report import KEYS
@@ -133,7 +134,8 @@ def make_bicubic_frames(lr_dir, out_dir, progress=False):
     """Write the bicubic x4 of every PNG frame of ``lr_dir`` to ``out_dir`` (same names)."""
     from tqdm import tqdm
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from lib.infer.bicubic import bicubic_frame   # imports TensorFlow: only when a baseline is made
+    import_tensorflow()                           # only when a baseline is made
+    from lib.infer.bicubic import bicubic_frame
 
     frames = list_frames(lr_dir, extensions=(".png",), exclude_prefix=inputs.EXCLUDE_PREFIX)
     os.makedirs(out_dir, exist_ok=True)
@@ -235,12 +237,13 @@ def evaluate(results, targets, output, baseline_lr=None, lpips="auto", device=No
         check_lr_for_targets(lr_dir, target_dir)
         inputs.pair_frames(target_dir, target_dir)      # the targets themselves (sizes, depth)
 
-    os.makedirs(output, exist_ok=True)
-    # 2. LPIPS (lazy torch import; None with a notice when the backbone is missing)
+    # 2. LPIPS (None with a notice for --lpips off; a missing backend is an error), before the
+    # output folder is made so that such an error leaves nothing behind
     from LPIPSmodels import load_lpips
     lpips_metric, lpips_message = load_lpips(lpips, device=device, log=print)
     if lpips_metric is not None:
         print(lpips_message, flush=True)   # else: printed once, under the summary table
+    os.makedirs(output, exist_ok=True)
 
     config = {"output": output, "lpips": lpips}
     groups, files = [], {}
@@ -318,3 +321,33 @@ def run_mode2(results_root="./results", hr_root="./HR", lr_root="./LR",
                     baseline_targets=[os.path.join(hr_root, s) for s in base_scenes],
                     scenes=scenes, baseline_scenes=base_scenes, lpips=lpips, device=device,
                     progress=progress, verbose=verbose)
+
+
+def mode2_parser(prog="python3 runGan.py 2"):
+    """The command line of ``runGan.py 2`` (one parser: its checks, its --help)."""
+    from LPIPSmodels import MODES
+    parser = ArgumentParser(
+        prog=prog, description="Evaluation: every <results_root>/<scene> against "
+        "<hr_root>/<scene>, plus the bicubic x4 baseline of <lr_root>/<scene>, into --output "
+        "(PSNR-Y, SSIM-Y, LPIPS, tOF, tLP100 as the original metric script).")
+    parser.add_argument("--results_root", default="./results",
+                        help="folder of result scenes (default: %(default)s)")
+    parser.add_argument("--hr_root", default="./HR",
+                        help="folder of ground-truth scenes (default: %(default)s)")
+    parser.add_argument("--lr_root", default="./LR",
+                        help="folder of LR scenes, for the bicubic baseline (default: %(default)s)")
+    parser.add_argument("--output", default="./results/metric_log/",
+                        help="folder for the metric files (default: %(default)s)")
+    parser.add_argument("--no_bicubic", action="store_true", help="skip the bicubic baseline")
+    parser.add_argument("--lpips", choices=MODES, default="auto",
+                        help="'auto'/'tf': LPIPS and tLP100 in TensorFlow; 'torch': with the pip "
+                        "lpips package (needs requirements-torch.txt); 'off': skip them")
+    return parser
+
+
+def mode2_main(argv):
+    """``runGan.py 2 [flags]``: parse, then :func:`run_mode2`."""
+    args = mode2_parser().parse_args(argv)
+    return run_mode2(results_root=args.results_root, hr_root=args.hr_root,
+                     lr_root=args.lr_root, output=args.output,
+                     with_bicubic=not args.no_bicubic, lpips=args.lpips)

@@ -12,7 +12,7 @@ import numpy as np
 
 from lib.errors import UserError
 from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
-from lib.project import REPO_ROOT
+from lib.project import REPO_ROOT, import_tensorflow
 
 SHIPPED_DIR = os.path.join(REPO_ROOT, "model", "shipped")
 SHIPPED_MODELS = {"TecoGAN": os.path.join(SHIPPED_DIR, "TecoGAN_ours"),
@@ -46,6 +46,7 @@ def shipped_checkpoint(kind=DEFAULT_SHIPPED):
 def checkpoint_num_resblock(prefix):
     """The generator's residual block count stored in a checkpoint (the --num_resblock it needs)."""
     # imports TensorFlow: only when asked (runGan.py imports this module and must stay TF-free)
+    import_tensorflow()
     from lib.models.checkpoint import checkpoint_resblocks, open_checkpoint
     prefix, _, shapes = open_checkpoint(prefix)
     blocks = checkpoint_resblocks(shapes)
@@ -56,7 +57,8 @@ def checkpoint_num_resblock(prefix):
 
 def bicubic_x4(lr_rgb8):
     """The legacy TF1 bicubic x4 the metrics use as baseline (saved as inference saves)."""
-    from lib.infer.bicubic import bicubic_frame   # imports TensorFlow: only when the figure is made
+    import_tensorflow()                           # only when the figure is made
+    from lib.infer.bicubic import bicubic_frame
     return bicubic_frame(lr_rgb8)
 
 

@@ -20,12 +20,11 @@ the BD degradation (:func:`lib.ops.degradation.bd_downsample_image`), which give
 bit for bit. Archives are removed after unpacking, as the original did; what they held is recorded
 in ``<folder>/.tecogan_downloads.json`` (with the SHA-256 of the archive) so that a rerun skips it.
 """
-import argparse
 import os
 import urllib.parse
 from dataclasses import dataclass, field
 
-from lib.errors import UserError
+from lib.errors import ArgumentParser, UserError
 from lib.io.download import (ArchiveRejected, DownloadError, Manifest, download_file,
                              extract_archive, mirror_from_env, source_url)
 from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
@@ -309,7 +308,7 @@ def _fetch_into(asset, model_dir, mirror, progress, log):
 
 
 def build_parser(prog="runGan.py 0"):
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=prog,
         description="Download the official TecoGAN model and the Vid4 / Tears-of-Steel test data "
                     "into model/, LR/ and HR/ (the original layout). Interrupted downloads resume; "

@@ -257,13 +257,19 @@ def _frvsr_start_model(model_dir, mirror, rest, log):
 
 
 def launch_forwarding_signals(args, python=None, main_py=None):
-    """Run ``main.py args`` in its own process group; forward SIGINT/SIGTERM to it once each."""
-    cmd = main_command(args, python, main_py)
-    child = subprocess.Popen(cmd, start_new_session=True)
-    forwarded = set()
+    """Run ``main.py args`` in its own process group; forward SIGINT/SIGTERM to it once each.
+
+    The handlers are installed before the child starts, and that is what lets the child act on
+    SIGINT: a runner started with SIGINT ignored (``runGan.py 3 &`` in a script) would otherwise
+    pass SIG_IGN on to it through exec, and the forwarded Ctrl+C would do nothing. exec resets
+    caught signals to the default, so the child's Python installs its KeyboardInterrupt."""
+    child = None
+    forwarded, pending = set(), []
 
     def forward(signum, frame):
-        if signum not in forwarded and child.poll() is None:
+        if child is None:           # before the child exists: sent as soon as it does
+            pending.append(signum)
+        elif signum not in forwarded and child.poll() is None:
             forwarded.add(signum)
             print(f"\nforwarding {signal.Signals(signum).name} to the training process; it saves "
                   "the last checkpoint before it exits", file=sys.stderr, flush=True)
@@ -271,6 +277,9 @@ def launch_forwarding_signals(args, python=None, main_py=None):
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        child = subprocess.Popen(main_command(args, python, main_py), start_new_session=True)
+        for signum in pending:
+            forward(signum, None)
         while True:
             try:
                 return child.wait()

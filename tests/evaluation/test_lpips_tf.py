@@ -64,17 +64,25 @@ def test_identical_images_have_zero_distance_and_order_follows_distortion():
     assert metric.distance_features(fa, fb) == pytest.approx(dists[1], rel=1e-6)
 
 
-def test_lpips_mode_torch_without_torch_is_a_notice_not_a_crash(tmp_path):
-    script = ("import sys\n"
-              "sys.modules['torch'] = None\n"
-              "from LPIPSmodels import load_lpips\n"
-              "m, msg = load_lpips('torch')\n"
-              "print(m is None, msg)\n")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
-                          text=True, env=dict(os.environ, PYTHONPATH=REPO_ROOT), timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.startswith("True LPIPS and tLP100 not computed: torch is not installed")
-    assert "--lpips tf" in proc.stdout
+def test_lpips_mode_torch_without_torch_is_an_error(tmp_path):
+    """--lpips torch asks for the torch backend by name: without torch it is one error line, not
+    a run whose LPIPS column says "n/a" (issue 18). Both command lines, and no output left."""
+    from cli_helpers import assert_one_error, run_cli
+    block_torch = tmp_path / "block_torch"
+    block_torch.mkdir()
+    (block_torch / "torch.py").write_text("raise ImportError('blocked', name='torch')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(block_torch), REPO_ROOT])}
+    lr, gt = shared_path("data", "Vid4", "LR"), shared_path("data", "Vid4", "GT")
+    out = tmp_path / "log"
+    status, stdout, stderr = run_cli(["-m", "metrics", "--lpips", "torch", "--output", out,
+                                      "--baseline_lr", os.path.join(lr, "calendar"),
+                                      "--targets", os.path.join(gt, "calendar")], env=env)
+    assert_one_error(status, stdout, stderr, "--lpips torch needs torch", "--lpips tf")
+    status, stdout, stderr = run_cli([os.path.join(REPO_ROOT, "runGan.py"), "2", "--lpips",
+                                      "torch", "--hr_root", gt, "--lr_root", lr, "--output", out],
+                                     cwd=tmp_path, env=env)
+    assert_one_error(status, stdout, stderr, "--lpips torch needs torch")
+    assert sorted(os.listdir(tmp_path)) == ["block_torch"]
 
 
 def test_metric_cli_reports_lpips_for_bicubic_calendar_offline(tmp_path):

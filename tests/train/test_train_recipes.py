@@ -125,6 +125,49 @@ def test_sigint_is_forwarded_once_and_the_exit_status_returned(tmp_path):
     assert marker.read_text() == "1"
 
 
+def test_sigint_reaches_the_child_when_the_runner_started_with_it_ignored(tmp_path):
+    """``runGan.py 3 &`` in a script starts the runner with SIGINT ignored; the forwarded SIGINT
+    must still interrupt training. The stand-in main.py installs no handler of its own: it gets
+    KeyboardInterrupt only if it did not inherit SIG_IGN."""
+    fake_main = tmp_path / "fake_main.py"
+    marker = tmp_path / "child"
+    fake_main.write_text(textwrap.dedent(f"""
+        import signal, sys, time
+        report = open({str(marker)!r}, "w")
+        report.write(f"{{signal.getsignal(signal.SIGINT) is signal.default_int_handler}}\\n")
+        report.flush()
+        try:
+            print("ready", flush=True)
+            time.sleep(60)
+        except KeyboardInterrupt:
+            report.write("KeyboardInterrupt\\n")
+            sys.exit(130)
+        sys.exit(0)
+    """))
+    runner = tmp_path / "runner.py"
+    runner.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {REPO_ROOT!r})
+        from lib.train.recipes import launch_forwarding_signals
+        sys.exit(launch_forwarding_signals([], main_py={str(fake_main)!r}))
+    """))
+
+    def ignore_sigint():            # what a non-interactive shell does for 'cmd &'
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    parent = subprocess.Popen([sys.executable, str(runner)], stdout=subprocess.PIPE, text=True,
+                              stderr=subprocess.PIPE, preexec_fn=ignore_sigint)
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        parent.send_signal(signal.SIGINT)
+        assert parent.wait(timeout=60) == 130
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert "forwarding SIGINT" in parent.stderr.read()
+    assert marker.read_text().split() == ["True", "KeyboardInterrupt"]
+
+
 def test_mode3_without_vgg_needs_no_download(tmp_path, monkeypatch):
     """--vgg_scaling <= 0 trains TecoGAN without VGG19: nothing is fetched, the flag wins."""
     monkeypatch.chdir(tmp_path)
