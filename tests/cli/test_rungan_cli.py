@@ -50,11 +50,11 @@ def test_rungan_1_own_clip_goes_to_results_named_after_it(tmp_path):
     clip.mkdir()
     for i in range(2):
         cv2.imwrite(str(clip / f"{i:04d}.png"), np.full((12, 12, 3), 40 * i, np.uint8))
-    # TF_ENABLE_ONEDNN_OPTS=0: with oneDNN on (tests/conftest.py turns it on for the fixtures,
-    # some CPUs have it on by default) TensorFlow prints its "oneDNN custom operations are on"
-    # notice whatever TF_CPP_MIN_LOG_LEVEL says; the lines checked below are the silenced ones.
+    # oneDNN on (as tests/conftest.py sets it, and TensorFlow's default on CPUs with AVX512_VNNI,
+    # AVX512_BF16, AVX_VNNI or AMX): its "oneDNN custom operations are on" notice, printed by
+    # TensorFlow's C++ at import whatever TF_CPP_MIN_LOG_LEVEL says, must be silenced too.
     result = _rungan(["1", "--input_dir_LR", str(clip), "--noprogress"], str(tmp_path),
-                     env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0"))
+                     env=dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(os.listdir(tmp_path / "results" / "my_clip")) == \
         [".tecogan_outputs.json", "output_0000.png", "output_0001.png"]
@@ -62,6 +62,28 @@ def test_rungan_1_own_clip_goes_to_results_named_after_it(tmp_path):
     # TensorFlow's start-up lines are silenced (runGan sets TF_CPP_MIN_LOG_LEVEL for itself and
     # the main.py it starts).
     assert "cpu_feature_guard" not in result.stderr and "absl::InitializeLog" not in result.stderr
+    assert "oneDNN" not in result.stdout + result.stderr
+
+
+def test_rungan_1_input_dir_hr_is_the_input_not_the_demo_clip(tmp_path):
+    """The fresh-machine report: ``runGan.py 1 --input_dir_HR bikes --input_dir_len 2`` used to
+    super-resolve the demo clip into results/bikes/ (the default --input_dir_LR won). Now the
+    HR frames are degraded and super-resolved: two frames of the HR size, named after them."""
+    import cv2
+    bikes = tmp_path / "bikes"
+    bikes.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(bikes / f"bike_{i:03d}.png"), np.full((48, 64, 3), 60 * i, np.uint8))
+    work = tmp_path / "work"
+    work.mkdir()
+    result = _rungan(["1", "--input_dir_HR", str(bikes), "--input_dir_len", "2", "--output_ext",
+                      "png", "--noprogress"], str(work))
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = work / "results" / "bikes"
+    frames = sorted(n for n in os.listdir(out) if n.endswith(".png"))
+    assert frames == ["output_bike_000.png", "output_bike_001.png"]
+    assert cv2.imread(str(out / frames[0])).shape == (48, 64, 3)
+    assert sorted(os.listdir(work / "results")) == ["bikes", "log"]     # no demo outputs
 
 
 def test_shipped_block_counts_match_the_checkpoints():
