@@ -29,8 +29,10 @@ class InferenceConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
-    """One recurrent step of ``checkpoint`` as a SavedModel in ``output_dir``."""
+    """One recurrent step of ``checkpoint`` in ``output_dir``: a SavedModel, or a .tflite or
+    .onnx file in that folder (``format``)."""
     checkpoint: str = None
     num_resblock: int = 16
     output_dir: str = None
     overwrite: bool = False
+    format: str = "savedmodel"      # savedmodel, tflite or onnx (lib.infer.export.FORMATS)

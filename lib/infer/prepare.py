@@ -3,6 +3,7 @@
 A wrong path, flag or frame is answered in well under a second (importing TensorFlow alone takes
 several), and nothing is created or changed on disk until all of these checks have passed.
 """
+import importlib.util
 import os
 from types import SimpleNamespace
 
@@ -67,14 +68,29 @@ def prepare_inference(config, report=print):
     return SimpleNamespace(source=source, plan=plan, summary_dir=summary_dir)
 
 
+EXPORT_FORMATS = ("savedmodel", "tflite", "onnx")
+
+
+def check_export_format(export_format):
+    """A known --format, and its converter installed (tf2onnx for onnx; TFLite is part of TF)."""
+    if export_format not in EXPORT_FORMATS:
+        raise UserError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not "
+                        f"'{export_format}'")
+    if export_format == "onnx" and not all(importlib.util.find_spec(name)
+                                           for name in ("tf2onnx", "onnx")):
+        raise UserError("--format onnx needs the converter: pip install tf2onnx onnx "
+                        "(versions that work: requirements-export.txt)")
+
+
 def check_export_config(config):
     """Checks of an :class:`lib.infer.config.ExportConfig` that need no TensorFlow: block count,
     checkpoint files, a free output folder."""
     check_num_resblock(config.num_resblock)
+    check_export_format(config.format)
     check_checkpoint_present(config.checkpoint)
     output_dir = config.output_dir
     if not output_dir:
-        raise UserError("--output_dir is required: the folder the SavedModel is written to")
+        raise UserError("--output_dir is required: the folder the exported model is written to")
     if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
         raise UserError(f"--output_dir '{output_dir}' is a file; give a folder")
     if os.path.isdir(output_dir) and os.listdir(output_dir) and not config.overwrite:
