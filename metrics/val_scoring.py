@@ -1,0 +1,87 @@
+"""The numbers of ``python3 -m metrics.validate``: one checkpoint's recurrent inference on a
+validation scene, and PSNR-Y / LPIPS / tOF of any frame sequence against the HR frames.
+
+Inference is main.py's (lib/infer/driver.py): the 5-frame mirrored warm-up, the same recurrent
+step and automatic tiling, outputs as main.py saves them (uint8 of trunc(clip(x * 255))), so the
+PNGs ``main.py --mode inference --input_dir_HR SCENE --output_ext png`` writes score the same.
+The metrics are those of ``python3 -m metrics`` (metrics/evaluate.py): frames 2..N-3, a result
+larger than its target cropped at the top-left, PSNR-Y and LPIPS on the original's crop_8x8,
+tOF from the second scored frame on; values are means over the scored frames.
+"""
+import numpy as np
+import tensorflow as tf
+
+from lib.infer.driver import build_models
+from lib.infer.recurrent import RecurrentUpscaler, warmup_order
+from lib.infer.tiling import choose_tile
+from lib.models.checkpoint import load_official
+from metrics.image_metrics import crop_8x8, psnr_y
+from metrics.inputs import evaluated_indices
+from metrics.temporal import farneback, grey, tof_from_flows
+
+METRICS = ("PSNR_Y", "LPIPS", "tOF")
+
+
+class CheckpointRunner:
+    """Generator and FNet built once; each checkpoint's weights are loaded into the same
+    variables, so the compiled step of a frame size is traced once for all checkpoints."""
+
+    def __init__(self, num_resblock, first_checkpoint):
+        self.generator, self.fnet = build_models(num_resblock, first_checkpoint)
+        self.variables = {**self.generator.official_variables(), **self.fnet.official_variables()}
+        self.upscalers = {}
+
+    def load(self, checkpoint):
+        load_official(self.variables, checkpoint)
+
+    def upscaler(self, height, width):
+        if (height, width) not in self.upscalers:
+            # as main.py's defaults: automatic tile, fast graph, float32
+            tile = choose_tile(height, width, self.generator.num_resblock, fast=True)
+            self.upscalers[(height, width)] = RecurrentUpscaler(
+                self.generator, self.fnet, height, width, tile=max(tile, 0))
+        return self.upscalers[(height, width)]
+
+    def super_resolve(self, lr_frames):
+        """The outputs (uint8 [4h, 4w, 3]) of every LR frame, in order, warm-up steps dropped."""
+        upscaler = self.upscaler(*lr_frames[0].shape[:2])
+        outputs, state = [], None
+        for rgb, warm in warmup_order(lr_frames):
+            lr = tf.constant(rgb[np.newaxis].astype(np.float32) / 255.0)
+            if state is None:
+                out, out_u8 = upscaler.first_u8(lr)
+            else:
+                out, out_u8 = upscaler.next_u8(state[0], lr, state[1])
+            state = (lr, out)
+            if not warm:
+                outputs.append(out_u8.numpy()[0])
+        return outputs
+
+
+def bicubic_outputs(lr_frames):
+    from lib.infer.bicubic import bicubic_frame
+    return [bicubic_frame(lr) for lr in lr_frames]
+
+
+def score(targets, outputs, lpips_metric=None):
+    """{metric: mean over the scored frames} of ``outputs`` against ``targets`` (RGB uint8)."""
+    values = {key: [] for key in METRICS}
+    prev = None
+    for i in evaluated_indices(len(targets)):
+        target = targets[i]
+        output = outputs[i][:target.shape[0], :target.shape[1]]
+        cur = (grey(target), grey(output))
+        if prev is not None:
+            values["tOF"].append(tof_from_flows(farneback(prev[0], cur[0]),
+                                                farneback(prev[1], cur[1])))
+        prev = cur
+        target_crop, output_crop = crop_8x8(target)[0], crop_8x8(output)[0]
+        values["PSNR_Y"].append(psnr_y(target_crop, output_crop))
+        if lpips_metric is not None:
+            values["LPIPS"].append(float(lpips_metric.distance(target_crop, output_crop)))
+    return {key: (float(np.mean(v)) if v else float("nan")) for key, v in values.items()}
+
+
+def mean_over_scenes(per_scene):
+    """{metric: mean of the scenes' means} (every scene counts the same, as in the metrics)."""
+    return {key: float(np.mean([s[key] for s in per_scene.values()])) for key in METRICS}

@@ -1,0 +1,143 @@
+"""``python3 -m metrics.validate``: its numbers are the metrics' own on the frames main.py writes,
+checkpoints reload into one model correctly, run folders sort by step, bad input is one line."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from cli_helpers import assert_one_error, run_cli
+from inference_helpers import run_main, save_random_model
+from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
+
+HR = (64, 72)      # height, width: the smallest size the metrics' 8-pixel border crop allows
+FRAMES = 7         # scored frames 2..4 (the first and last two are not scored)
+
+
+def write_scene(folder, frames=FRAMES, size=HR, seed=0):
+    """A smooth random texture moving by a fraction of a pixel per frame."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(0, 256, (size[0] // 4 + 4, size[1] // 4 + 4, 3), np.uint8),
+                      (size[1] + 16, size[0] + 16), interpolation=cv2.INTER_CUBIC)
+    os.makedirs(folder, exist_ok=True)
+    for t in range(frames):
+        shift = np.float32([[1, 0, 0.6 * t], [0, 1, 0.3 * t]])
+        frame = cv2.warpAffine(base, shift, (size[1] + 16, size[0] + 16),
+                               flags=cv2.INTER_CUBIC)[8:8 + size[0], 8:8 + size[1]]
+        write_image_rgb8(os.path.join(folder, "col_high_%04d.png" % t), frame)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("validate")
+    val = root / "val"
+    write_scene(str(val / "a_scene"), seed=1)
+    write_scene(str(val / "b_scene"), seed=2, frames=FRAMES + 1)
+    (val / "README.txt").write_text("files beside the scenes are ignored")
+    models = {seed: save_random_model(str(root / f"m{seed}" / "model"), num_resblock=2, seed=seed)
+              for seed in (3, 5)}
+    return root, val, models
+
+
+def validate(*args):
+    from metrics.validate import main
+    return main([str(a) for a in args])
+
+
+def test_psnr_and_tof_equal_the_metrics_on_main_py_outputs(setup, tmp_path):
+    from metrics.image_metrics import crop_8x8, psnr_y
+    from metrics.temporal import farneback, grey, tof_from_flows
+    _root, val, models = setup
+    out = tmp_path / "numbers.json"
+    assert validate("--checkpoint", models[3], "--val_dir", val, "--num_resblock", 2,
+                    "--json", out) == 0
+    result = json.loads(out.read_text())
+    assert [m["method"] for m in result["methods"]] == ["bicubic", models[3]]
+    assert result["scenes"] == {"a_scene": FRAMES, "b_scene": FRAMES + 1}
+    ours = result["methods"][1]
+    for scene in ("a_scene",):          # one main.py run: each one imports TensorFlow anew
+        run = run_main(["--mode", "inference", "--input_dir_HR", str(val / scene),
+                        "--output_dir", str(tmp_path / scene), "--output_ext", "png",
+                        "--checkpoint", models[3], "--num_resblock", "2", "--noprogress"])
+        assert run.returncode == 0, run.stderr[-2000:]
+        outputs = [read_image_rgb8(p) for p in list_frames(str(tmp_path / scene), (".png",))]
+        targets = [read_image_rgb8(p) for p in list_frames(str(val / scene))]
+        assert len(outputs) == len(targets)
+        scored = range(2, len(targets) - 2)
+        psnr = np.mean([psnr_y(crop_8x8(targets[i])[0], crop_8x8(outputs[i])[0]) for i in scored])
+        tof = np.mean([tof_from_flows(farneback(grey(targets[i - 1]), grey(targets[i])),
+                                      farneback(grey(outputs[i - 1]), grey(outputs[i])))
+                       for i in list(scored)[1:]])
+        assert ours["scenes"][scene]["PSNR_Y"] == pytest.approx(psnr, abs=1e-9)
+        assert ours["scenes"][scene]["tOF"] == pytest.approx(tof, rel=1e-6)
+        assert 0.0 < ours["scenes"][scene]["LPIPS"] < 1.0
+    assert ours["mean"]["PSNR_Y"] == pytest.approx(
+        np.mean([ours["scenes"][s]["PSNR_Y"] for s in ("a_scene", "b_scene")]))
+
+
+def test_bicubic_is_the_metrics_baseline(setup, tmp_path):
+    from lib.infer.bicubic import bicubic_frame
+    from lib.ops.degradation import bd_downsample_image
+    from metrics.image_metrics import crop_8x8, psnr_y
+    _root, val, models = setup
+    out = tmp_path / "numbers.json"
+    validate("--checkpoint", models[3], "--val_dir", val, "--json", out, "--num_resblock", 2,
+             "--lpips", "off")
+    bicubic = json.loads(out.read_text())["methods"][0]
+    targets = [read_image_rgb8(p) for p in list_frames(str(val / "a_scene"))]
+    outputs = [bicubic_frame(bd_downsample_image(t)) for t in targets]
+    psnr = np.mean([psnr_y(crop_8x8(targets[i])[0], crop_8x8(outputs[i])[0])
+                    for i in range(2, FRAMES - 2)])
+    assert bicubic["scenes"]["a_scene"]["PSNR_Y"] == pytest.approx(psnr, abs=1e-9)
+    assert bicubic["scenes"]["a_scene"]["LPIPS"] is None      # --lpips off: null, strict JSON
+
+
+def test_each_checkpoint_is_loaded_and_run_folders_sort_by_step(setup, tmp_path, capsys):
+    _root, val, models = setup
+    run = tmp_path / "run"
+    run.mkdir()
+    for step, seed in ((10, 3), (2, 5)):       # "model-10" sorts before "model-2" as text
+        for suffix in (".index", ".data-00000-of-00001"):
+            shutil.copy(models[seed] + suffix, run / f"model-{step}{suffix}")
+    out = tmp_path / "numbers.json"
+    validate("--checkpoint", models[3], "--run_dir", run, "--val_dir", val, "--num_resblock", 2,
+             "--json", out, "--lpips", "off")
+    methods = json.loads(out.read_text())["methods"]
+    assert [m["method"] for m in methods] == ["bicubic", models[3], str(run / "model-2"),
+                                              str(run / "model-10")]
+    numbers = {m["method"]: m["mean"]["PSNR_Y"] for m in methods}
+    # the same weights give the same numbers after another checkpoint was loaded in between
+    assert numbers[str(run / "model-10")] == numbers[models[3]]
+    assert numbers[str(run / "model-2")] != numbers[models[3]]
+    table = capsys.readouterr().out
+    assert "PSNR_Y" in table and "a_scene" in table and "mean" in table
+
+
+def _bad(tmp_path, setup, val_dir, *extra):
+    _root, _val, models = setup
+    return run_cli(["-m", "metrics.validate", "--checkpoint", models[3], "--val_dir", val_dir,
+                    *extra])
+
+
+def test_bad_inputs_are_one_error_line(setup, tmp_path):
+    _root, val, models = setup
+    assert_one_error(*_bad(tmp_path, setup, tmp_path / "absent"), "does not exist")
+    (tmp_path / "empty").mkdir()
+    assert_one_error(*_bad(tmp_path, setup, tmp_path / "empty"), "holds no scene folders")
+    (tmp_path / "no_frames" / "scene").mkdir(parents=True)
+    assert_one_error(*_bad(tmp_path, setup, tmp_path / "no_frames"), "scene")
+    mixed = write_scene(str(tmp_path / "mixed" / "scene"))
+    write_scene(str(tmp_path / "other"), size=(80, 72), frames=1)
+    shutil.copy(tmp_path / "other" / "col_high_0000.png", os.path.join(mixed, "col_high_0009.png"))
+    assert_one_error(*_bad(tmp_path, setup, tmp_path / "mixed"), "same size")
+    write_scene(str(tmp_path / "short" / "scene"), frames=4)
+    assert_one_error(*_bad(tmp_path, setup, tmp_path / "short"), "at least 6")
+    assert_one_error(*run_cli(["-m", "metrics.validate", "--checkpoint", tmp_path / "nope",
+                               "--val_dir", val]), "not found")
+    (tmp_path / "run").mkdir()
+    assert_one_error(*run_cli(["-m", "metrics.validate", "--run_dir", tmp_path / "run",
+                               "--val_dir", val]), "no model-N")
+    assert_one_error(*run_cli(["-m", "metrics.validate", "--val_dir", val]), "--checkpoint")
