@@ -54,7 +54,7 @@ PHOTOS = {
     "picos": (LOMIRI16, f"{BG}/picosdeeuropa_by_Aitzol_Berasategi.jpg",
               "CC-BY-4.0, (c) 2018 Aitzol Berasategi", 0.45, "rock faces, grass, path"),
     "interior": (LOMIRI16, f"{BG}/Wine_by_Jakkub_Mede.jpg", "CC-BY-4.0, (c) 2018 Jakub Mede",
-                 0.4, "furniture, window frames, bottles, drum skin"),
+                 0.3, "furniture, window frames, bottles, drum skin"),
     "brushes": (LOMIRI16, f"{BG}/Picture_1A_by_freespace.jpg",
                 "CC-BY-4.0, (c) 2018 Trevor \"Freespace\"", 0.85, "bristles (fabric-like)"),
     "fig_bowl": (LOMIRI16, f"{BG}/Picture_0B_by_freespace.jpg",
