@@ -7,7 +7,7 @@
 * ``recurrent``: the recurrent step (FNet, warp, generator) and the warm-up frame order;
 * ``fastpath``: the generator's faster, equivalent graph and the XLA-compiled warp;
 * ``tiling``: the generator on overlapping tiles, and the automatic tile size;
-* ``export``: one recurrent step as a SavedModel;
+* ``export``: one recurrent step as a SavedModel, TFLite or ONNX model;
 * ``bicubic``: the bicubic x4 baseline frame (metrics, demo figure);
 * ``demo``: the shipped model and demo clip behind an offline ``runGan.py 1``.
 

@@ -25,10 +25,9 @@ from lib.ops.resize import _keys_weights
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _clamped_range(n, offset, count=None):
-    """int32 ``clip(range(count or n) + offset, 0, n - 1)``: border-replicating tap indices."""
-    base = tf.range(n if count is None else count) + offset
-    return tf.minimum(tf.maximum(base, 0), n - 1)
+def _clamped_range(n, offset):
+    """int32 ``clip(range(n) + offset, 0, n - 1)``: border-replicating tap indices."""
+    return tf.minimum(tf.maximum(tf.range(n) + offset, 0), n - 1)
 
 
 def _interleave(phases, axis):
@@ -46,7 +45,8 @@ def _bicubic_axis(x, axis, factor):
     """Legacy bicubic x``factor`` along one spatial ``axis`` (1 = rows, 2 = columns)."""
     n = tf.shape(x)[axis]
     taps = [tf.gather(x, _clamped_range(n, offset), axis=axis) for offset in (-1, 0, 1, 2)]
-    weights = _keys_weights(np.arange(factor) / factor).astype(np.float32)   # [factor, 4]
+    # The legacy kernel's table values at t = p / factor (dyadic, so exact in float32): [factor, 4]
+    weights = _keys_weights(np.arange(factor) / factor).astype(np.float32)
     phases = []
     for p in range(factor):
         acc = taps[0] * weights[p, 0]

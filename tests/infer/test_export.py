@@ -180,4 +180,8 @@ def test_export_refuses_bad_flags_and_keeps_an_existing_folder(tmp_path):
     line = _error_line(run_main(["--mode", "export", "--checkpoint", shipped, "--num_resblock",
                                  "0", "--output_dir", str(tmp_path / "e")]))
     assert "--num_resblock must be at least 1" in line
+    line = _error_line(run_main(["--mode", "export", "--format", "coreml", "--checkpoint",
+                                 shipped, "--num_resblock", "10", "--output_dir",
+                                 str(tmp_path / "e")]))
+    assert "--format" in line and "savedmodel|tflite|onnx" in line
     assert not (tmp_path / "e").exists()
