@@ -142,6 +142,23 @@ def test_converted_step_takes_any_frame_size_and_equals_the_saved_model(fmt, exp
         assert diff.max() <= 1, (h, w)
 
 
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_tflite_step_runs_on_tensorflows_interpreter_without_litert(export_shipped, monkeypatch):
+    """Without ai-edge-litert, load_step falls back to tf.lite.Interpreter: same numbers."""
+    import sys
+
+    from lib.infer.export import load_step
+    target = export_shipped("tflite")
+    rng = np.random.default_rng(6)
+    inputs = dict(lr=rng.uniform(0, 1, (1, 16, 24, 3)).astype(np.float32),
+                  prev_lr=rng.uniform(0, 1, (1, 16, 24, 3)).astype(np.float32),
+                  prev_output=rng.uniform(0, 1, (1, 64, 96, 3)).astype(np.float32))
+    expected = load_step(export_shipped("savedmodel"))(**inputs)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)   # import fails
+    got = load_step(target)(**inputs)
+    assert np.abs(got["output"] - expected["output"]).max() <= TOLERANCE["tflite"]
+
+
 def test_onnx_without_tf2onnx_is_one_clear_error(tmp_path, monkeypatch):
     import importlib.util
 
