@@ -88,22 +88,17 @@ def evaluate_all(scenes, checkpoints, num_resblock, lpips_mode, log=print):
 
     lpips_metric, _ = load_lpips("tf" if lpips_mode == "tf" else "off")
     frames = {scene.name: load_frames(scene) for scene in scenes}   # (HR, LR) per scene
-    methods = [(BICUBIC, lambda lr: val_scoring.bicubic_outputs(lr))]
-    runner = None
-    for checkpoint in checkpoints:
-        def outputs(lr, checkpoint=checkpoint):
-            return runner.super_resolve(lr)
-        methods.append((checkpoint, outputs))
-    results = []
-    for method, make_outputs in methods:
-        if method != BICUBIC:
-            if runner is None:
-                runner = val_scoring.CheckpointRunner(num_resblock, method)
-            else:
-                runner.load(method)
-        per_scene = {}
-        for name, (hr, lr) in frames.items():
-            per_scene[name] = val_scoring.score(hr, make_outputs(lr), lpips_metric)
+    results, runner = [], None
+    for method in [BICUBIC] + checkpoints:
+        if method == BICUBIC:
+            make_outputs = val_scoring.bicubic_outputs
+        elif runner is None:
+            runner = val_scoring.CheckpointRunner(num_resblock, method)
+            make_outputs = runner.super_resolve
+        else:
+            runner.load(method)
+        per_scene = {name: val_scoring.score(hr, make_outputs(lr), lpips_metric)
+                     for name, (hr, lr) in frames.items()}
         results.append({"method": method, "scenes": per_scene,
                         "mean": val_scoring.mean_over_scenes(per_scene)})
         log(f"scored {method}")
