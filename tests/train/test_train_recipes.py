@@ -310,3 +310,41 @@ def test_mode3_with_vgg19_here_stays_the_original_recipe(tmp_path, monkeypatch):
     assert _value(args, "--checkpoint") == os.path.join("model", "ourFRVSR")
     assert _value(args, "--num_resblock") == "16"
     assert not any("could not be fetched" in line for line in lines)
+
+
+def test_rungan4_started_with_sigint_ignored_still_stops_on_sigint(tmp_path):
+    """A script's ``python3 runGan.py 4 ... &`` starts the runner with SIGINT ignored. SIGINT to
+    it now ends a real (tiny) training as Ctrl+C does: checkpoint saved, exit status 130
+    (before, main.py inherited SIG_IGN and trained on)."""
+    from test_train_robustness import make_data
+    data = make_data(str(tmp_path / "data"))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+               PYTHONUNBUFFERED="1")
+    env.pop("TF_CONFIG", None)
+    command = [sys.executable, os.path.join(REPO_ROOT, "runGan.py"), "4", "--train_data", data,
+               "--output_dir", "X", *TINY_OVERRIDES, "--max_iter", "1000000",
+               "--display_freq", "1", "--summary_freq", "1000000", "--save_freq", "1000000"]
+    runner = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    seen = []
+    try:
+        for line in runner.stdout:          # until training has taken a step
+            seen.append(line)
+            if line.startswith("progress"):
+                break
+        runner.send_signal(signal.SIGINT)
+        rest, _ = runner.communicate(timeout=900)   # bounds a hang: without the fix it trains on
+        seen.append(rest)
+        status = runner.returncode
+    finally:
+        if runner.poll() is None:       # SIGTERM is forwarded: the training stops with it
+            runner.terminate()
+            try:
+                runner.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                runner.kill()
+    text = "".join(seen)
+    assert status == 130, text[-3000:]
+    assert "forwarding SIGINT" in text and "interrupted at step" in text
+    assert any(n.startswith("model-") and n.endswith(".index") for n in os.listdir(tmp_path / "X"))
