@@ -18,8 +18,7 @@ from lib.models.checkpoint import load_official
 from metrics.image_metrics import crop_8x8, psnr_y
 from metrics.inputs import evaluated_indices
 from metrics.temporal import farneback, grey, tof_from_flows
-
-METRICS = ("PSNR_Y", "LPIPS", "tOF")
+from metrics.validate import METRICS
 
 
 class CheckpointRunner:

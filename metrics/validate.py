@@ -21,6 +21,7 @@ import sys
 from lib.errors import ArgumentParser, UserError, run_cli
 
 BICUBIC = "bicubic"
+METRICS = ("PSNR_Y", "LPIPS", "tOF")     # per scene and mean, in the table and the JSON
 
 
 def parse_args(argv=None):
@@ -107,12 +108,13 @@ def evaluate_all(scenes, checkpoints, num_resblock, lpips_mode, log=print):
 
 def table(result):
     """One block per metric: a row per method, a column per scene and the mean of scenes."""
-    from metrics.val_scoring import METRICS
     scenes = list(result["scenes"])
     width = max(len(m["method"]) for m in result["methods"]) + 2
     cols = [s[:12] for s in scenes] + ["mean"]
     lines = []
     for key in METRICS:
+        if all(m["mean"][key] != m["mean"][key] for m in result["methods"]):
+            continue                    # not computed (LPIPS with --lpips off)
         lines.append(f"{key:<{width}}" + "".join(f"{c:>13}" for c in cols))
         for m in result["methods"]:
             values = [m["scenes"][s][key] for s in scenes] + [m["mean"][key]]

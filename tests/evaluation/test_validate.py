@@ -114,6 +114,7 @@ def test_each_checkpoint_is_loaded_and_run_folders_sort_by_step(setup, tmp_path,
     assert numbers[str(run / "model-2")] != numbers[models[3]]
     table = capsys.readouterr().out
     assert "PSNR_Y" in table and "a_scene" in table and "mean" in table
+    assert "LPIPS" not in table             # --lpips off: no block of NaNs
 
 
 def _bad(tmp_path, setup, val_dir, *extra):
