@@ -100,6 +100,9 @@ F.DEFINE_boolean("init_missing_resblocks", False, "train with --pre_trained_mode
 F.DEFINE_enum("distribute", "auto", ["auto", "none", "mirrored", "multiworker"],
               "train: auto = MultiWorkerMirroredStrategy when TF_CONFIG names several workers, "
               "MirroredStrategy over all visible GPUs when there are several, else one device")
+F.DEFINE_float("ema_decay", 0.0, "train: keep an exponential moving average of the generator "
+             "and FNet weights with this decay (e.g. 0.999; 0 = off, as the original), resumed "
+             "with the run and saved as model_ema-<step> next to model-<step>")
 F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
                  "reproducible runs and resumes, somewhat slower)")
 

@@ -11,6 +11,9 @@ The call returns the patch probabilities, the four post-LeakyReLU block outputs 
 feature-matching loss) and the batch statistics of every BatchNorm (the caller updates the moving
 averages, which the original updated but never used).
 
+``compute_dtype=tf.bfloat16`` (``--precision bf16``): the convolutions run in bfloat16; every
+BatchNorm (its statistics), the feature-matching layers and the dense output are float32.
+
 Under ``tf.distribute`` with several replicas the BatchNorm statistics are synchronised (computed
 over the global batch), so a step on N replicas equals the single-device step on the same batch.
 """
@@ -89,13 +92,16 @@ class Dense1x1(tf.Module):
 class Discriminator(tf.Module):
     """``discriminator_F``: [N, H, W, 27] -> (sigmoid patches [N, H/16, W/16, 1], layers, bn)."""
 
-    def __init__(self, in_channels=27, seed=0, name="tdiscriminator"):
+    def __init__(self, in_channels=27, seed=0, name="tdiscriminator", compute_dtype=tf.float32):
         super().__init__(name=name)
         self.in_channels, self.seed = in_channels, seed
-        self.input_conv = Conv2D(in_channels, 64, 3, scope="input_stage/conv", seed=seed)
+        self.compute_dtype = dtype = tf.as_dtype(compute_dtype)
+        self.input_conv = Conv2D(in_channels, 64, 3, scope="input_stage/conv", seed=seed,
+                                 compute_dtype=dtype)
         self.blocks = []
         for scope, cin, cout in BLOCKS:
-            conv = Conv2D(cin, cout, 4, stride=2, use_bias=False, scope=f"{scope}/conv1", seed=seed)
+            conv = Conv2D(cin, cout, 4, stride=2, use_bias=False, scope=f"{scope}/conv1", seed=seed,
+                          compute_dtype=dtype)
             bn = BatchNormNoScale(cout, scope=scope)
             self.blocks.append((conv, bn))
         self.dense = Dense1x1(256, 1, scope="dense_layer_2", seed=seed)
@@ -104,7 +110,7 @@ class Discriminator(tf.Module):
         net = lrelu(self.input_conv(x), 0.2)
         layers, stats = [], []
         for conv, bn in self.blocks:
-            net, stat = bn(conv(net))
+            net, stat = bn(tf.cast(conv(net), tf.float32))
             net = lrelu(net, 0.2)
             layers.append(net)
             stats.append(stat)
@@ -132,4 +138,5 @@ class Discriminator(tf.Module):
                 if not k.endswith(("moving_mean", "moving_variance"))]
 
     def get_config(self):
-        return {"in_channels": self.in_channels, "seed": self.seed}
+        return {"in_channels": self.in_channels, "seed": self.seed,
+                "compute_dtype": self.compute_dtype.name}

@@ -4,6 +4,10 @@ Variable names map one-to-one to the official checkpoint (reference section 4.5)
 ``fnet/autoencode_unit/...`` and ``generator/generator_unit/...``. Value ranges follow the original:
 LR inputs in [0, 1], generator output in [-1, 1] (not clamped), flows in LR pixels with channel 0
 vertical.
+
+``compute_dtype=tf.bfloat16`` (training with ``--precision bf16``): the convolutions and the
+activations between them run in bfloat16; what leaves a network is float32 again (FNet's flow, so
+the warp coordinates stay exact, and the generator's residual before the bicubic skip is added).
 """
 import tensorflow as tf
 
@@ -35,19 +39,21 @@ class FNet(tf.Module):
     ENCODER = ((6, 32), (32, 64), (64, 128))
     DECODER = ((128, 256), (256, 128), (128, 64))
 
-    def __init__(self, seed=0, name="fnet"):
+    def __init__(self, seed=0, name="fnet", compute_dtype=tf.float32):
         super().__init__(name=name)
-        self.seed = seed
+        self.seed, self.compute_dtype = seed, tf.as_dtype(compute_dtype)
         self.encoder = [self._block(f"encoder_{i + 1}", cin, cout)
                         for i, (cin, cout) in enumerate(self.ENCODER)]
         self.decoder = [self._block(f"decoder_{i + 1}", cin, cout)
                         for i, (cin, cout) in enumerate(self.DECODER)]
-        self.out_conv1 = Conv2D(64, 32, scope="output_stage/conv1", seed=seed)
-        self.out_conv2 = Conv2D(32, 2, scope="output_stage/conv2", seed=seed)
+        self.out_conv1 = self._conv(64, 32, "output_stage/conv1")
+        self.out_conv2 = self._conv(32, 2, "output_stage/conv2")
+
+    def _conv(self, cin, cout, scope):
+        return Conv2D(cin, cout, scope=scope, seed=self.seed, compute_dtype=self.compute_dtype)
 
     def _block(self, scope, cin, cout):
-        return (Conv2D(cin, cout, scope=f"{scope}/conv_1", seed=self.seed),
-                Conv2D(cout, cout, scope=f"{scope}/conv_2", seed=self.seed))
+        return (self._conv(cin, cout, f"{scope}/conv_1"), self._conv(cout, cout, f"{scope}/conv_2"))
 
     def __call__(self, pair):
         net = pair
@@ -56,7 +62,7 @@ class FNet(tf.Module):
         for conv_1, conv_2 in self.decoder:
             net = upscale_two(lrelu(conv_2(lrelu(conv_1(net)))))
         net = lrelu(self.out_conv1(net))
-        return tf.tanh(self.out_conv2(net)) * MAX_FLOW
+        return tf.tanh(tf.cast(self.out_conv2(net), tf.float32)) * MAX_FLOW
 
     def layers(self):
         convs = [c for block in self.encoder + self.decoder for c in block]
@@ -66,7 +72,7 @@ class FNet(tf.Module):
         return collect_official(FNET_SCOPE, self.layers())
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "compute_dtype": self.compute_dtype.name}
 
 
 class Generator(tf.Module):
@@ -75,18 +81,22 @@ class Generator(tf.Module):
     Output = preprocess(conv_stack(input) + bicubic_four(LR)), i.e. in [-1, 1], not clamped.
     """
 
-    def __init__(self, num_resblock=16, seed=0, name="generator"):
+    def __init__(self, num_resblock=16, seed=0, name="generator", compute_dtype=tf.float32):
         super().__init__(name=name)
         if int(num_resblock) < 1:
             raise ValueError(f"num_resblock must be >= 1, got {num_resblock}")
         self.num_resblock, self.seed = int(num_resblock), seed
-        self.input_conv = Conv2D(51, 64, scope="input_stage/conv", seed=seed)
-        self.resblocks = [(Conv2D(64, 64, scope=f"resblock_{i}/conv_1", seed=seed),
-                           Conv2D(64, 64, scope=f"resblock_{i}/conv_2", seed=seed))
-                          for i in range(1, self.num_resblock + 1)]
-        self.up1 = Conv2DTranspose(64, 64, scope="conv_tran2highres/conv_tran1", seed=seed)
-        self.up2 = Conv2DTranspose(64, 64, scope="conv_tran2highres/conv_tran2", seed=seed)
-        self.output_conv = Conv2D(64, 3, scope="output_stage/conv", seed=seed)
+        self.compute_dtype = dtype = tf.as_dtype(compute_dtype)
+        self.input_conv = Conv2D(51, 64, scope="input_stage/conv", seed=seed, compute_dtype=dtype)
+        self.resblocks = [
+            (Conv2D(64, 64, scope=f"resblock_{i}/conv_1", seed=seed, compute_dtype=dtype),
+             Conv2D(64, 64, scope=f"resblock_{i}/conv_2", seed=seed, compute_dtype=dtype))
+            for i in range(1, self.num_resblock + 1)]
+        self.up1 = Conv2DTranspose(64, 64, scope="conv_tran2highres/conv_tran1", seed=seed,
+                                   compute_dtype=dtype)
+        self.up2 = Conv2DTranspose(64, 64, scope="conv_tran2highres/conv_tran2", seed=seed,
+                                   compute_dtype=dtype)
+        self.output_conv = Conv2D(64, 3, scope="output_stage/conv", seed=seed, compute_dtype=dtype)
 
     def features(self, gen_input):
         """The LR-resolution part: input conv and residual blocks (64 ch at LR size)."""
@@ -102,7 +112,7 @@ class Generator(tf.Module):
         return self.output_conv(net)
 
     def __call__(self, gen_input):
-        residual = self.upsample(self.features(gen_input))
+        residual = tf.cast(self.upsample(self.features(gen_input)), tf.float32)
         return preprocess(residual + bicubic_four(gen_input[..., :3]))
 
     def layers(self):
@@ -113,7 +123,8 @@ class Generator(tf.Module):
         return collect_official(GENERATOR_SCOPE, self.layers())
 
     def get_config(self):
-        return {"num_resblock": self.num_resblock, "seed": self.seed}
+        return {"num_resblock": self.num_resblock, "seed": self.seed,
+                "compute_dtype": self.compute_dtype.name}
 
 
 def count_parameters(variables):

@@ -1,7 +1,8 @@
 """The convolutional trunk shared by VGG19 (the original's perceptual loss, ``vgg19.py``) and the
 offline VGG16 stand-in (``vgg16.py``): 3x3 convolutions in five stages with 2x2 max-pools between
 them, TF-slim variable names ``<scope>/convS/convS_I/{weights,biases}``, and features normalised
-per pixel over their channels. A subclass gives its scope, stages, feature layers, the input
+per pixel over their channels. With ``compute_dtype=tf.bfloat16`` the convolutions run in bfloat16
+and the features are normalised in float32. A subclass gives its scope, stages, feature layers, the input
 pre-processing its weights were trained with, and how its weights are loaded."""
 import tensorflow as tf
 
@@ -30,10 +31,11 @@ class VGGTrunk(tf.Module):
     stages = ()             # ((stage, convolutions, channels), ...)
     feature_layers = ()     # the layers the perceptual loss compares
 
-    def __init__(self):
+    def __init__(self, compute_dtype=tf.float32):
         super().__init__(name=self.scope)
-        self.convs = [(n, Conv2D(cin, cout, 3, scope=n)) for n, cin, cout in
-                      layer_names(self.stages)]
+        self.compute_dtype = tf.as_dtype(compute_dtype)
+        self.convs = [(n, Conv2D(cin, cout, 3, scope=n, compute_dtype=self.compute_dtype))
+                      for n, cin, cout in layer_names(self.stages)]
 
     def official_variables(self):
         out = {}
@@ -59,5 +61,5 @@ class VGGTrunk(tf.Module):
                 net = max_pool_2x2(net)
             net = tf.nn.relu(conv(net))
             if f"{self.scope}/{n}" in wanted:
-                features[f"{self.scope}/{n}"] = unit_normalise(net)
+                features[f"{self.scope}/{n}"] = unit_normalise(tf.cast(net, tf.float32))
         return features

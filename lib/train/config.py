@@ -14,6 +14,7 @@ from lib.errors import UserError
 from lib.ops.degradation import BORDER
 
 PERCEPTUAL_NET_NAMES = ("vgg19", "vgg16_lpips")
+TRAINING_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +44,8 @@ class TrainConfig:
     stair: bool = False
     beta: float = 0.9
     adameps: float = 1e-8
+    precision: str = "fp32"         # (ours) "bf16": mixed precision, lib/train/teco_model.py
+    ema_decay: float = 0.0          # (ours) > 0: average of G and FNet, lib/train/teco_step.py
 
     @property
     def gan(self):
@@ -83,6 +86,13 @@ class TrainConfig:
             raise UserError("--crop_size too small for the discriminator (4 stride-2 blocks)")
         if self.use_vgg and self.hr_size < 16:
             raise UserError("--crop_size too small for VGG19 (4 max-pools before conv5)")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise UserError(f"--ema_decay must be in [0, 1) (0 = off, e.g. 0.999), got "
+                            f"{self.ema_decay}")
+        if self.precision not in TRAINING_PRECISIONS:
+            raise UserError(f"--precision {self.precision} is for inference only; training "
+                            f"takes {' or '.join(TRAINING_PRECISIONS)} (fp16 would need loss "
+                            "scaling; bf16 has float32's range and needs none)")
         if self.vgg_net not in PERCEPTUAL_NET_NAMES:
             raise UserError(f"--vgg_net must be one of {', '.join(PERCEPTUAL_NET_NAMES)}, got "
                             f"'{self.vgg_net}'")

@@ -25,6 +25,8 @@ SETTING_KEYS = ("batch_size", "RNN_N", "crop_size", "rand_seed", "vgg_scaling", 
                 "Dbalance", "crop_dt", "learning_rate", "decay_step", "decay_rate", "stair",
                 "beta", "adameps", "input_video_pre", "str_dir", "end_dir", "max_frm",
                 "movingFirstFrame", "flip")
+# settings beyond the original, written into run.json only when they differ from these defaults
+OPTIONAL_SETTINGS = {"precision": "fp32", "ema_decay": 0.0}
 
 
 def log_folder(run):
@@ -39,9 +41,13 @@ def run_identity(config, data, run):
     if config.use_vgg and config.vgg_net != "vgg19":   # only then, so older run folders resume
         structure["vgg_net"] = config.vgg_net
     values = {**dataclasses.asdict(run), **dataclasses.asdict(data), **dataclasses.asdict(config)}
+    settings = {key: values[key] for key in SETTING_KEYS}
+    for key, default in OPTIONAL_SETTINGS.items():     # only when used: older folders resume
+        if values[key] != default:
+            settings[key] = values[key]
     return {"trainer": "TecoGAN-TF2", "version": 1,
             "model": "TecoGAN" if config.gan else "FRVSR",
-            "structure": structure, "settings": {key: values[key] for key in SETTING_KEYS}}
+            "structure": structure, "settings": settings}
 
 
 def describe(identity):
@@ -135,17 +141,19 @@ def write_run_file(output_dir, identity):
 
 
 def remove_models_except(output_dir, kept):
-    """Remove the ``model-<N>`` files whose N (a string) is not in ``kept``: the run folder keeps
-    the official-naming copies of the state checkpoints the checkpoint manager keeps."""
+    """Remove the ``model-<N>`` (and ``model_ema-<N>``) files whose N (a string) is not in
+    ``kept``: the run folder keeps the official-naming copies of the state checkpoints the
+    checkpoint manager keeps."""
     for name in os.listdir(output_dir):
-        if name.startswith("model-") and name.endswith(".index"):
-            number = name[len("model-"):-len(".index")]
-            if number not in kept:
-                for suffix in (".index", ".data-00000-of-00001"):
-                    try:
-                        os.remove(os.path.join(output_dir, f"model-{number}{suffix}"))
-                    except OSError:
-                        pass
+        for kind in ("model-", "model_ema-"):
+            if name.startswith(kind) and name.endswith(".index"):
+                number = name[len(kind):-len(".index")]
+                if number not in kept:
+                    for suffix in (".index", ".data-00000-of-00001"):
+                        try:
+                            os.remove(os.path.join(output_dir, f"{kind}{number}{suffix}"))
+                        except OSError:
+                            pass
 
 
 def copy_sources(summary_dir):

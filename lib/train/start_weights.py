@@ -67,9 +67,25 @@ def load_weights_strict(model, state, path, log=print):
         "holds no optimiser state, so Adam starts fresh")
 
 
-def restore_state(checkpoint, state, path, identity, log=print):
+def restore_state(checkpoint, parts, path, identity, log=print):
     """The whole training state from ``path`` into ``checkpoint`` (a ``tf.train.Checkpoint``
-    of ``state`` and the networks); UserError when it does not fit this model."""
+    of ``parts``: the state and the networks); UserError when it does not fit this model.
+
+    A run that had no weight average (``--ema_decay``) resumes with one: everything else is
+    restored and the average starts at the next step. The other way round is refused, so an
+    average is never dropped by a forgotten flag."""
+    try:
+        stored = {name.split("/", 1)[0] for name, _ in tf.train.list_variables(path)}
+    except (ValueError, tf.errors.OpError) as err:
+        raise UserError(f"checkpoint '{path}' cannot be read: "
+                        f"{str(err).strip().splitlines()[0][:300]}") from None
+    if "weight_average" in stored and "weight_average" not in parts:
+        raise UserError(f"checkpoint '{path}' keeps an average of the weights; resume it with "
+                        "--ema_decay (the run's value is in its run.json)")
+    if "weight_average" in parts and "weight_average" not in stored:
+        log("the checkpoint has no weight average: it starts from the restored weights")
+        checkpoint = tf.train.Checkpoint(**{k: v for k, v in parts.items()
+                                            if k != "weight_average"})
     try:
         status = checkpoint.restore(path)
         status.assert_consumed()
@@ -77,4 +93,4 @@ def restore_state(checkpoint, state, path, identity, log=print):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"checkpoint '{path}' does not fit this model "
                         f"({describe(identity)}): {first[:300]}") from None
-    log(f"resumed from '{path}' at step {int(state.global_step.numpy())}")
+    log(f"resumed from '{path}' at step {int(parts['state'].global_step.numpy())}")

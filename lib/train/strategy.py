@@ -35,6 +35,34 @@ def choose_strategy(mode="auto", log=print):
     return tf.distribute.get_strategy()
 
 
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(path="/proc/cpuinfo"):
+    """The CPU's feature flags (Linux), or None where they cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        return None
+    return None
+
+
+def bf16_note(precision, flags=None, gpus=None):
+    """The one line to say for ``--precision``, or None: bf16 training without a GPU on a CPU
+    with neither AVX512_BF16 nor AMX runs emulated, slower than fp32."""
+    if precision != "bf16":
+        return None
+    gpus = tf.config.list_logical_devices("GPU") if gpus is None else gpus
+    flags = cpu_flags() if flags is None else flags
+    if gpus or flags is None or flags & set(BF16_CPU_FLAGS):
+        return None
+    return ("warning: --precision bf16 on a CPU without AVX512_BF16 or AMX: TensorFlow emulates "
+            "bfloat16 there, so training is slower than with --precision fp32")
+
+
 def tf_config_workers():
     """Workers (chief included) that ``$TF_CONFIG`` names; 0 without it."""
     raw = os.environ.get("TF_CONFIG")

@@ -19,6 +19,10 @@ from lib.models.vgg19 import VGG19
 from lib.ops.warp import dense_image_warp
 
 
+# --precision: the arithmetic of every network's convolutions (variables, Adam, losses, BatchNorm
+# and the warp stay float32; lib/ops/layers.py)
+COMPUTE_DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16}
+
 # one network class per --vgg_net value (lib.train.config.PERCEPTUAL_NET_NAMES)
 PERCEPTUAL_NETS = {"vgg19": VGG19, "vgg16_lpips": VGG16}
 
@@ -46,10 +50,11 @@ class TecoModel(tf.Module):
     def __init__(self, config, seed=0, name="teco"):
         super().__init__(name=name)
         self.config = config
-        self.fnet = FNet(seed=seed)
-        self.generator = Generator(config.num_resblock, seed=seed)
-        self.discriminator = Discriminator(seed=seed) if config.gan else None
-        self.vgg = PERCEPTUAL_NETS[config.vgg_net]() if config.use_vgg else None
+        dtype = COMPUTE_DTYPES[config.precision]
+        self.fnet = FNet(seed=seed, compute_dtype=dtype)
+        self.generator = Generator(config.num_resblock, seed=seed, compute_dtype=dtype)
+        self.discriminator = Discriminator(seed=seed, compute_dtype=dtype) if config.gan else None
+        self.vgg = PERCEPTUAL_NETS[config.vgg_net](dtype) if config.use_vgg else None
 
     # -- variable groups -------------------------------------------------------------------------
     def generator_variables(self):

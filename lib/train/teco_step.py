@@ -16,6 +16,9 @@ Adam is TF1's ``AdamOptimizer`` (the ``ApplyAdam`` kernel: lr_t = lr * sqrt(1 - 
 var -= lr_t * m / (sqrt(v) + eps)) with its slots and beta powers as checkpointable variables. The
 learning rate is ``exponential_decay(learning_rate, global_step, decay_step, decay_rate, stair)``.
 
+With ``--ema_decay`` > 0 (ours; off by default, as in BasicSR and Real-ESRGAN) a
+:class:`WeightAverage` of the generator and FNet weights follows every applied step.
+
 A step whose losses are not all finite changes nothing (no update, no counter) and reports it, so
 the trainer can stop with the last good weights.
 
@@ -119,6 +122,39 @@ class TF1Adam(tf.Module):
             _assign_fn(self.beta2_power, lambda p: p * self.beta2)
 
 
+class WeightAverage(tf.Module):
+    """Exponential moving average of the generator and FNet weights (``--ema_decay``).
+
+    ``shadow -= (shadow - weight) * (1 - decay)`` after each applied step; the first update copies
+    the weights, so the average starts from what training starts from (a fresh run, a
+    ``--pre_trained_model`` or a run that had no average). Checkpointed with the training state;
+    :meth:`official_variables` gives the averaged weights under the official names
+    (``model_ema-<step>`` in the run folder).
+    """
+
+    def __init__(self, model, decay, name="weight_average"):
+        super().__init__(name=name)
+        self.decay = float(decay)
+        named = {**model.generator.official_variables(), **model.fnet.official_variables()}
+        self.names, self._targets = list(named), list(named.values())
+        with tf.name_scope(name):
+            self.shadows = [tf.Variable(v.read_value(), trainable=False, name="shadow")
+                            for v in self._targets]
+            self.started = tf.Variable(False, trainable=False, name="started")
+
+    def update(self):
+        """One averaging step (cross-replica context), after the Adam updates."""
+        keep = tf.where(self.started.read_value(), tf.constant(self.decay, tf.float32),
+                        tf.constant(0.0, tf.float32))
+        ops = [per_device(lambda s, v, k: s.assign(s - (s - v) * (1.0 - k)), shadow, var, keep)
+               for shadow, var in zip(self.shadows, self._targets)]
+        with tf.control_dependencies(ops):
+            _assign_fn(self.started, lambda _: tf.constant(True))
+
+    def official_variables(self):
+        return dict(zip(self.names, self.shadows))
+
+
 class TrainState(tf.Module):
     """Everything a resumed run needs besides the networks: optimisers, counters, EMAs, data."""
 
@@ -160,8 +196,8 @@ class TecoTrainStep:
     (from a distributed dataset) or plain tensors (single device / default strategy).
     """
 
-    def __init__(self, model, state, strategy=None):
-        self.model, self.state = model, state
+    def __init__(self, model, state, strategy=None, weight_average=None):
+        self.model, self.state, self.weight_average = model, state, weight_average
         self.config = model.config
         self.strategy = strategy or tf.distribute.get_strategy()
         self.names = loss_names(self.config)
@@ -272,6 +308,8 @@ class TecoTrainStep:
                                real_var, fake_var)
             state.opt_generator.apply(out["g"], lr)
             state.opt_fnet.apply(out["f"], lr)
+            if self.weight_average is not None:
+                self.weight_average.update()
             doubled = shared_ema_names(cfg)
             for name, value in zip(self.names, scalars):
                 updates = 2 if name in doubled else 1
@@ -314,9 +352,11 @@ def _moving(value, batch_stats):
 
 
 def build(config, strategy=None, seed=0):
-    """Model, state and step under ``strategy`` (default: the current/default strategy)."""
+    """Model, state and step under ``strategy`` (default: the current/default strategy); the
+    step's ``weight_average`` is the :class:`WeightAverage` (None without ``--ema_decay``)."""
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = TecoModel(config, seed=seed)
         state = TrainState(model)
-    return model, state, TecoTrainStep(model, state, strategy)
+        average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
+    return model, state, TecoTrainStep(model, state, strategy, average)

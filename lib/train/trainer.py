@@ -17,6 +17,7 @@ The run folder (``--output_dir``)::
                                   counters, global step, data position (tf.train.Checkpoint)
     model-<step>.{index,data-*}   weights in the official TF1 naming (G, FNet, D, global_step):
                                   ``--mode inference --checkpoint`` and the original code load it
+    model_ema-<step>.*            with ``--ema_decay``: the averaged G and FNet, same naming
     checkpoint                    TF1 state file naming the newest model-<step>
     log/                          events (TensorBoard), logfile.txt, source copies
     train/                        test-inference frames <step>_<frame>.jpg
@@ -53,7 +54,7 @@ from lib.train.run_folder import (check_same_structure, copy_sources, find_resum
 from lib.train.start_weights import (GLOBAL_STEP_NAME, check_start_checkpoint, load_pretrained,
                                      load_weights_strict, restore_state)
 from lib.train.state_checkpoints import STATE_DIR
-from lib.train.strategy import choose_strategy, is_chief, peer_loss_is_user_error
+from lib.train.strategy import bf16_note, choose_strategy, is_chief, peer_loss_is_user_error
 from lib.train.summaries import write_scalars, write_sequences
 from lib.train.teco_step import build
 
@@ -186,10 +187,13 @@ class Trainer:
         self.output_dir, self.max_iter = run.output_dir, plan.max_iter
         self.model, self.state, self.step = build(config, strategy, seed=run.rand_seed)
         self._load_perceptual_net()
-        parts = {"generator": self.model.generator, "fnet": self.model.fnet}
+        self.parts = {"state": self.state, "generator": self.model.generator,
+                      "fnet": self.model.fnet}
         if self.model.discriminator is not None:
-            parts["discriminator"] = self.model.discriminator
-        self.checkpoint = tf.train.Checkpoint(state=self.state, **parts)
+            self.parts["discriminator"] = self.model.discriminator
+        if self.step.weight_average is not None:
+            self.parts["weight_average"] = self.step.weight_average
+        self.checkpoint = tf.train.Checkpoint(**self.parts)
         state_dir = os.path.join(self.output_dir, STATE_DIR)
         if not chief:
             state_dir = os.path.join(self.output_dir, f".worker_{id(self)}")
@@ -236,7 +240,7 @@ class Trainer:
         run, plan = self.run_config, self.plan
         if plan.resume:
             # every worker restores from the run folder's state (a shared filesystem)
-            restore_state(self.checkpoint, self.state, plan.resume_path, plan.identity, self.log)
+            restore_state(self.checkpoint, self.parts, plan.resume_path, plan.identity, self.log)
             if run.checkpoint or run.pre_trained_model:
                 self.log("note: the run folder holds a checkpoint, so it is resumed; "
                          "--checkpoint/--pre_trained_model are ignored")
@@ -250,7 +254,7 @@ class Trainer:
         state_path = find_state_for(run.checkpoint)
         if state_path:
             check_same_structure(state_path, plan.identity)
-            restore_state(self.checkpoint, self.state, state_path, plan.identity, self.log)
+            restore_state(self.checkpoint, self.parts, state_path, plan.identity, self.log)
         else:
             load_weights_strict(self.model, self.state, run.checkpoint, self.log)
 
@@ -428,6 +432,13 @@ class Trainer:
             return None
         prefix = os.path.join(self.output_dir, f"model-{step}")
         save_official(self.export_variables(), prefix)
+        average = self.step.weight_average
+        # the averaged G and FNet, loadable as any model (from the first step on: before it the
+        # average holds nothing but the initial values)
+        if average is not None and bool(average.started.numpy()):
+            save_official({**average.official_variables(), GLOBAL_STEP_NAME: self.state.global_step},
+                          os.path.join(self.output_dir, f"model_ema-{step}"),
+                          write_state_file=False)
         remove_models_except(self.output_dir, {os.path.basename(p).split("-")[-1]
                                                for p in self.manager.checkpoints})
         self.last_saved = path
@@ -457,6 +468,9 @@ def train(config, data, run, log=print):
     if run.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = choose_strategy(run.distribute, early_log)
+    note = bf16_note(config.precision)
+    if note:
+        early_log(note)
     chief = is_chief(strategy)
     plan = prepare_run(config, data, run, chief, early_log)
     if nothing_to_do(plan, run.output_dir, early_log):

@@ -14,7 +14,7 @@ CONFIGS = (TrainConfig, DataConfig, RunConfig)
 # that tf.data makes meaningless (kept so old command lines still parse)
 NOT_TRAINING = {"mode", "input_dir_LR", "input_dir_len", "input_dir_HR", "output_pre",
                 "output_name", "output_ext", "overwrite", "video_crf", "progress", "tile",
-                "precision", "fast_path", "name_video_queue_capacity", "video_queue_capacity",
+                "fast_path", "format", "name_video_queue_capacity", "video_queue_capacity",
                 "video_queue_batch"}
 
 
