@@ -59,14 +59,17 @@ def main(argv):
         from lib.infer.export import run_export
         run_export(config)
     else:
+        from lib.train.config import DataConfig, RunConfig, TrainConfig, check_configs
+        from lib.train.tf_config import tf_config_workers
+        configs = [config_from_flags(c) for c in (TrainConfig, DataConfig, RunConfig)]
+        check_configs(*configs)     # nonsensical flag values and a malformed TF_CONFIG: one
+        tf_config_workers()         # line each, before TensorFlow loads
         set_seeds(FLAGS.rand_seed)
         try:
-            from lib.train.config import DataConfig, RunConfig, TrainConfig
             from lib.train.trainer import train
         except ImportError as err:
             raise UserError(f"training is not available in this build: {err}") from None
-        train(config_from_flags(TrainConfig), config_from_flags(DataConfig),
-              config_from_flags(RunConfig))
+        train(*configs)
 
 
 def entry(argv):

@@ -9,12 +9,21 @@ Field names are the original's flag names and defaults are the flags' defaults
   summaries and checkpoints, devices.
 """
 import dataclasses
+import math
 
 from lib.errors import UserError
-from lib.ops.degradation import BORDER
 
 PERCEPTUAL_NET_NAMES = ("vgg19", "vgg16_lpips")
 TRAINING_PRECISIONS = ("fp32", "bf16")
+
+
+def _check_number(name, value, least, expected, strict=False, below=None):
+    """UserError '--NAME must be EXPECTED, got VALUE' unless ``least <= value`` (``<`` with
+    ``strict``) and ``value < below``; NaN and infinity are refused too."""
+    ok = value is not None and math.isfinite(value) and (
+        value > least if strict else value >= least) and (below is None or value < below)
+    if not ok:
+        raise UserError(f"--{name} must be {expected}, got {value}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +76,7 @@ class TrainConfig:
     @property
     def hr_crop(self):
         """Size of the HR crop the loader delivers: target + 4 px blur margin on each side."""
+        from lib.ops.degradation import BORDER  # here: this module is checked before TF loads
         return self.hr_size + 2 * BORDER
 
     def validate(self):
@@ -77,6 +87,16 @@ class TrainConfig:
                             f"{self.crop_size}")
         if self.batch_size < 1:
             raise UserError(f"--batch_size must be positive, got {self.batch_size}")
+        _check_number("learning_rate", self.learning_rate, 0, "at least 0 (e.g. 1e-4)")
+        _check_number("decay_step", self.decay_step, 1, "at least 1 (steps per decay by "
+                      "--decay_rate, e.g. 500000)")
+        _check_number("decay_rate", self.decay_rate, 0, "above 0 (1 = no decay, e.g. 0.5)",
+                      strict=True)
+        _check_number("beta", self.beta, 0, "in [0, 1) (Adam beta1, e.g. 0.9)", below=1)
+        _check_number("adameps", self.adameps, 0, "at least 0 (e.g. 1e-8)")
+        _check_number("EPS", self.EPS, 0, "at least 0 (e.g. 1e-12)")
+        _check_number("crop_dt", self.crop_dt, 0, "above 0 (a fraction of the frame, e.g. "
+                      "0.75)", strict=True)
         if self.gan and not self.Dt_mergeDs:
             raise UserError("--noDt_mergeDs is not supported: that path of the original is broken "
                             "(reference 4.6); use the default --Dt_mergeDs")
@@ -112,6 +132,9 @@ class DataConfig:
     random_crop: bool = True
     queue_thread: int = 6
 
+    def validate(self):
+        _check_number("queue_thread", self.queue_thread, 1, "at least 1 (loader threads)")
+
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
@@ -135,3 +158,29 @@ class RunConfig:
     test_inference: bool = True
     test_input_dir: str = "./LR/calendar/"
     cudaID: str = "0"
+
+    def validate(self):
+        if not self.output_dir:
+            raise UserError("--output_dir is required")
+        if self.max_iter is None and self.max_epoch is None:
+            raise UserError("give --max_iter or --max_epoch")
+        if self.max_iter is not None:
+            # 0 or less would still save (and test) a checkpoint of the untrained model
+            _check_number("max_iter", self.max_iter, 1, "at least 1 (the total number of "
+                          "training steps of the run)")
+        else:
+            _check_number("max_epoch", self.max_epoch, 1, "at least 1")
+        for name in ("display_freq", "summary_freq", "save_freq"):
+            _check_number(name, getattr(self, name), 1, "at least 1 (every N steps)")
+        _check_number("keep_checkpoints", self.keep_checkpoints, 1, "at least 1 (checkpoints "
+                      "kept in the run folder, e.g. 50)")
+
+
+def check_configs(config, data, run):
+    """What the configs alone can tell (UserError, one line); nothing is read or created and
+    TensorFlow is not loaded: ``main.py`` calls this before it imports TensorFlow."""
+    run.validate()
+    if not data.random_crop:
+        raise UserError("--norandom_crop is not implemented for training (as in the original)")
+    config.validate()
+    data.validate()

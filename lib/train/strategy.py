@@ -1,7 +1,6 @@
 """Devices of a training run: the ``tf.distribute`` strategy for ``--distribute``, which worker is
 the chief (the one that writes the run folder), and what to say when a peer worker is lost."""
 import contextlib
-import json
 import os
 
 import tensorflow as tf
@@ -9,6 +8,7 @@ import tensorflow as tf
 from lib.errors import UserError
 from lib.train.dataloader import op_error_text
 from lib.train.state_checkpoints import STATE_DIR, state_steps
+from lib.train.tf_config import tf_config_workers
 
 # What a collective raises on the surviving workers when a peer dies (seen with TF 2.21: after
 # about 30 s without heartbeats, UnavailableError "The following tasks are unhealthy").
@@ -61,18 +61,6 @@ def bf16_note(precision, flags=None, gpus=None):
         return None
     return ("warning: --precision bf16 on a CPU without AVX512_BF16 or AMX: TensorFlow emulates "
             "bfloat16 there, so training is slower than with --precision fp32")
-
-
-def tf_config_workers():
-    """Workers (chief included) that ``$TF_CONFIG`` names; 0 without it."""
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return 0
-    try:
-        cluster = json.loads(raw).get("cluster", {})
-    except ValueError:
-        raise UserError("TF_CONFIG is not valid JSON") from None
-    return sum(len(cluster.get(k, [])) for k in ("chief", "worker"))
 
 
 def is_chief(strategy):

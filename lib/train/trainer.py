@@ -47,6 +47,7 @@ from lib.models.vgg16 import MAKE_IT as MAKE_VGG16
 from lib.models.vgg19 import VGG_URL
 from lib.train.dataloader import (VALIDATION_SEED_OFFSET, distributed_dataset, load_scenes,
                                   op_error_text, undecodable_frames)
+from lib.train.config import check_configs as check_config_values
 from lib.train.inference_while_training import InferenceWhileTraining
 from lib.train.run_folder import (check_same_structure, copy_sources, find_resume_point,
                                   find_state_for, log_folder, remove_models_except, run_identity,
@@ -64,16 +65,7 @@ from lib.train.teco_step import build
 
 def check_configs(config, data, run):
     """What the configs alone can tell (UserError); nothing is read or created."""
-    if not run.output_dir:
-        raise UserError("--output_dir is required")
-    if not data.random_crop:
-        raise UserError("--norandom_crop is not implemented for training (as in the original)")
-    config.validate()
-    if run.max_iter is None and run.max_epoch is None:
-        raise UserError("give --max_iter or --max_epoch")
-    for name in ("display_freq", "summary_freq", "save_freq"):
-        if getattr(run, name) < 1:
-            raise UserError(f"--{name} must be positive")
+    check_config_values(config, data, run)
 
 
 def check_vgg_checkpoint(config, run):
