@@ -12,12 +12,35 @@ import re
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
 
 from lib.errors import UserError
 from lib.models.checkpoint_files import checkpoint_prefix
 from lib.models.networks import FNet, Generator
 
 RESBLOCK_RE = re.compile(r"^generator/generator_unit/resblock_(\d+)/")
+STATE_FILE = "checkpoint"       # the TF1 state file naming a folder's newest checkpoint
+
+
+def state_file_problem(folder, name=STATE_FILE):
+    """None when ``folder/name`` is missing or a readable checkpoint state file, else the reason
+    (one line). TensorFlow's own reader raises UnicodeDecodeError or ValueError on such a file."""
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+        state = CheckpointState()
+        text_format.Merge(text, state)
+    except (UnicodeDecodeError, text_format.ParseError) as err:
+        return f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+    except OSError as err:
+        return f"unreadable: {err.strerror or err}"
+    if not state.model_checkpoint_path:
+        return "it names no checkpoint"
+    return None
 
 
 def resolve_checkpoint(path):
@@ -26,6 +49,11 @@ def resolve_checkpoint(path):
         raise UserError("no --checkpoint given")
     path = checkpoint_prefix(path)
     if os.path.isdir(path):
+        problem = state_file_problem(path)
+        if problem:     # TensorFlow's reader would end in a traceback
+            raise UserError(f"the '{STATE_FILE}' file of checkpoint folder '{path}' is damaged "
+                            f"({problem}); give the checkpoint prefix instead, e.g. "
+                            f"{os.path.join(path, 'model-N')}")
         latest = tf.train.latest_checkpoint(path)
         if latest is None:
             raise UserError(f"checkpoint folder '{path}' holds no checkpoint (no 'checkpoint' "

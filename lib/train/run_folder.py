@@ -10,13 +10,12 @@ import json
 import os
 import shutil
 
-import tensorflow as tf
-
 from lib.errors import UserError
 from lib.models.checkpoint_files import checkpoint_prefix
 from lib.project import REPO_ROOT
-from lib.train.state_checkpoints import (STATE_DIR, clean_interrupted_saves, resumable_checkpoint,
-                                         state_steps)
+from lib.train.state_checkpoints import (STATE_DIR, clean_interrupted_saves,
+                                         newest_state_checkpoint, repair_state_file,
+                                         resumable_checkpoint, state_steps)
 
 RUN_FILE = "run.json"
 STRUCTURE_KEYS = ("num_resblock", "gan", "use_vgg", "pingpang", "D_LAYERLOSS")
@@ -108,6 +107,7 @@ def find_resume_point(output_dir, identity, chief=True, log=print):
     resume = check_run_folder(output_dir, identity, log)
     if chief and os.path.isdir(output_dir):
         clean_interrupted_saves(output_dir, log)
+        repair_state_file(output_dir, log)     # read next by tf.train.CheckpointManager
     if not resume:
         return None
     path = resumable_checkpoint(output_dir, log, clean=chief)
@@ -172,8 +172,9 @@ def copy_sources(summary_dir):
 
 
 def state_checkpoint(output_dir):
-    """The newest state checkpoint the run folder's state file names (None without one)."""
-    return tf.train.latest_checkpoint(os.path.join(output_dir, STATE_DIR))
+    """The newest state checkpoint of a run folder (None without one); a damaged state file
+    (another run's folder: only read here) is not trusted, the files on disk are."""
+    return newest_state_checkpoint(output_dir)
 
 
 def find_state_for(path):

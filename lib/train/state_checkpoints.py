@@ -9,12 +9,18 @@
 
 Checkpoints are found from the files on disk (``ckpt-N.index``), not only from the ``checkpoint``
 state file, which a kill can leave naming a checkpoint that was never written.
+
+* A damaged ``state/checkpoint`` file (not UTF-8 text, not a CheckpointState, empty) would stop
+  ``tf.train.CheckpointManager`` with a traceback: :func:`repair_state_file` moves it to
+  ``state/damaged/`` and writes a new one naming the checkpoints on disk, saying so.
 """
 import os
 import re
 import shutil
 
 import tensorflow as tf
+
+from lib.models.checkpoint import STATE_FILE, state_file_problem
 
 STATE_DIR = "state"
 DAMAGED_DIR = "damaged"
@@ -66,20 +72,55 @@ def checkpoint_problem(prefix):
     return None
 
 
+def _set_aside(folder, name):
+    """Move ``folder/name`` into ``state/damaged/`` (never over another file); the new path."""
+    target = os.path.join(folder, DAMAGED_DIR)
+    os.makedirs(target, exist_ok=True)
+    dest, n = os.path.join(target, name), 1
+    while os.path.lexists(dest):
+        n += 1
+        dest = os.path.join(target, f"{name}.{n}")
+    os.replace(os.path.join(folder, name), dest)
+    return dest
+
+
 def _move_to_damaged(output_dir, step):
     """Move every file of ``ckpt-<step>`` into ``state/damaged/`` (never over another file)."""
     folder = os.path.join(output_dir, STATE_DIR)
-    target = os.path.join(folder, DAMAGED_DIR)
-    os.makedirs(target, exist_ok=True)
     stem = f"ckpt-{step}."
     for name in sorted(os.listdir(folder)):
         if name.startswith(stem) and os.path.isfile(os.path.join(folder, name)):
-            dest, n = os.path.join(target, name), 1
-            while os.path.lexists(dest):
-                n += 1
-                dest = os.path.join(target, f"{name}.{n}")
-            os.replace(os.path.join(folder, name), dest)
-    return target
+            _set_aside(folder, name)
+    return os.path.join(folder, DAMAGED_DIR)
+
+
+def repair_state_file(output_dir, log=print):
+    """A damaged ``state/checkpoint`` goes to ``state/damaged/`` and is written anew from the
+    checkpoints on disk (none on disk: no new file); True when it was repaired."""
+    folder = os.path.join(output_dir, STATE_DIR)
+    problem = state_file_problem(folder)
+    if problem is None:
+        return False
+    moved = _set_aside(folder, STATE_FILE)
+    steps = state_steps(output_dir)
+    if steps:
+        _rewrite_state_file(output_dir, steps)
+    log(f"warning: the checkpoint index '{os.path.join(folder, STATE_FILE)}' is damaged "
+        f"({problem}); moved to '{moved}'"
+        + (f" and rebuilt from the {len(steps)} checkpoint(s) on disk" if steps else ""))
+    return True
+
+
+def newest_state_checkpoint(output_dir):
+    """Prefix of the newest state checkpoint: the one the state file names when it is readable
+    and its files exist, else the newest on disk; None without any."""
+    folder = os.path.join(output_dir, STATE_DIR)
+    if state_file_problem(folder) is None:
+        named = tf.train.latest_checkpoint(folder)
+        if named and os.path.exists(named + ".index"):
+            return named
+    steps = state_steps(output_dir)
+    return os.path.join(folder, f"ckpt-{steps[0]}") if steps else None
 
 
 def _rewrite_state_file(output_dir, steps):

@@ -213,3 +213,57 @@ def test_unusable_output_dir(clean_data, tmp_path):
               log=lambda *a: None)
     assert not (tmp_path / "new_run").exists()
     assert {p: h for p, h in tree_hashes(tmp_path, clean_data).items() if p in before} == before
+
+
+def test_damaged_checkpoint_index_is_set_aside_and_rebuilt(clean_data, straight, tmp_path):
+    """nt26: a damaged ``state/checkpoint`` (binary junk, text junk, empty) is moved to
+    ``state/damaged/`` and rebuilt from the checkpoints on disk, with one log line."""
+    import tensorflow as tf
+    for case, junk in {"binary": b"\xff\xfe\x00garbage\x80", "text": b"not a state {",
+                       "empty": b""}.items():
+        out = str(tmp_path / case)
+        shutil.copytree(straight, out)
+        index = os.path.join(out, "state", "checkpoint")
+        with open(index, "wb") as handle:
+            handle.write(junk)
+        messages = []
+        trainer = train_in_process(clean_data, out, messages)      # at --max_iter: no steps
+        assert trainer.final_step == 4
+        lines = [m for m in messages if "checkpoint index" in m]
+        assert len(lines) == 1 and "is damaged" in lines[0], messages
+        assert "rebuilt from the 3 checkpoint(s) on disk" in lines[0]     # steps 0, 2, 4
+        with open(os.path.join(out, "state", "damaged", "checkpoint"), "rb") as handle:
+            assert handle.read() == junk
+        state = tf.train.get_checkpoint_state(os.path.join(out, "state"))
+        assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == \
+            ["ckpt-0", "ckpt-2", "ckpt-4"]
+        assert os.path.basename(state.model_checkpoint_path) == "ckpt-4"
+
+
+def test_damaged_checkpoint_index_cli_resumes(clean_data, straight, tmp_path):
+    out = str(tmp_path / "run")
+    shutil.copytree(straight, out)
+    with open(os.path.join(out, "state", "checkpoint"), "wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n\xff\xff")
+    status, stdout, stderr = run_cli(TRAIN + ["--input_video_dir", clean_data, "--output_dir",
+                                              out, "--max_iter", "4", "--save_freq", "2"])
+    assert status == 0 and "Traceback" not in stdout + stderr, stdout + stderr
+    assert "checkpoint index" in stdout and "nothing to do" in stdout
+
+
+def test_damaged_state_file_of_a_checkpoint_folder_is_one_error(straight, tmp_path):
+    """The run folder's TF1 ``checkpoint`` file, read when a folder is given as --checkpoint."""
+    from lib.errors import UserError
+    from lib.models.checkpoint import resolve_checkpoint
+    from lib.train.run_folder import find_state_for
+    folder = str(tmp_path / "run")
+    shutil.copytree(straight, folder)
+    for name in ("checkpoint", os.path.join("state", "checkpoint")):
+        with open(os.path.join(folder, name), "wb") as handle:
+            handle.write(b"\xff\xfe junk")
+    before = tree_hashes(folder)
+    with pytest.raises(UserError, match="'checkpoint' file of checkpoint folder .* is damaged"):
+        resolve_checkpoint(folder)
+    # --checkpoint <run folder> for training: the newest state checkpoint on disk
+    assert find_state_for(folder) == os.path.join(folder, "state", "ckpt-4")
+    assert tree_hashes(folder) == before
