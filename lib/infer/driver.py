@@ -57,6 +57,7 @@ def run_inference(config, prepared=None):
     try:
         return _run(config, prepared.source, prepared.plan, generator, fnet)
     finally:
+        prepared.plan.close()           # the output folder's lock (taken with the first frame)
         sys.stdout.flush()
         sys.stdout = tee.stream
         tee.close()

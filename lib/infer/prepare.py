@@ -8,6 +8,7 @@ import os
 from types import SimpleNamespace
 
 from lib.errors import UserError
+from lib.io.folder_lock import FolderLock
 from lib.io.frame_source import open_source
 from lib.io.output_plan import OutputPlan, check_writable_folder, input_identity, safe_subfolder
 from lib.models.checkpoint_files import checkpoint_prefix
@@ -65,6 +66,7 @@ def prepare_inference(config, report=print):
     identity = input_identity(source, config.checkpoint, config.num_resblock)
     plan = OutputPlan(image_dir, config.output_name, config.output_ext, source, config.overwrite,
                       identity)
+    FolderLock(image_dir, what="inference output folder").check_free()   # taken at the 1st frame
     return SimpleNamespace(source=source, plan=plan, summary_dir=summary_dir)
 
 

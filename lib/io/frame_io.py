@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from lib.errors import UserError
+from lib.io import atomic
 
 IMAGE_EXTENSIONS = (".png",)
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v")
@@ -136,7 +137,8 @@ def write_image_rgb8(path, rgb):
 
 def write_image_rgb8_atomic(path, rgb):
     """As :func:`write_image_rgb8` (the same bytes), but the file appears under its final name only
-    when complete: a run killed while writing leaves ``<path>.partial``, never a half frame."""
+    when complete. The temporary has a unique name (:mod:`lib.io.atomic`) and is removed on any
+    error (a full disk, Ctrl-C); only SIGKILL can leave one behind, never a half frame."""
     ext = os.path.splitext(path)[1]
     try:
         ok, encoded = cv2.imencode(ext, np.ascontiguousarray(rgb[:, :, ::-1]))
@@ -144,12 +146,12 @@ def write_image_rgb8_atomic(path, rgb):
         ok = False
     if not ok:
         raise UserError(f"cannot encode image '{path}' (extension '{ext}')")
-    tmp = path + PARTIAL_SUFFIX
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(encoded.tobytes())
-        os.replace(tmp, path)
+        atomic.write_bytes(path, encoded.tobytes(), fsync=False)
     except OSError as err:
+        if atomic.is_no_space(err):
+            raise UserError(f"no space left on the device for '{path}'; free some space and "
+                            "run again (finished frames are kept and not redone)") from None
         raise UserError(f"cannot write image '{path}': {err.strerror}") from None
 
 

@@ -9,14 +9,26 @@
 * Nothing is deleted while checking: with ``--overwrite`` the other clip's frames are removed only
   in :meth:`OutputPlan.begin`, called when the first output frame is ready (so the checkpoint has
   loaded and the input decodes).
-* Frames are written to ``<name>.partial`` and renamed, so a killed run never leaves a half frame
-  under a final name; leftovers of a killed run are cleaned up and do not block a rerun.
+* ``--overwrite`` removes only files the manifest lists as written by this project for that
+  output (never inputs, never checkpoints, nothing of another prefix or extension). A damaged
+  manifest means "owner unknown": refused without ``--overwrite``; with it, files of the planned
+  names are replaced and nothing else is removed.
+* The output folder may not be the input folder, and no output may land on an input file.
+* Outputs of the same clip made with another checkpoint (or block count) are another run's:
+  refused without ``--overwrite``.
+* One run per output folder (:mod:`lib.io.folder_lock`): the lock is taken, and the checks above
+  repeated under it, when the first output is ready.
+* Frames are written through unique temporaries (:mod:`lib.io.atomic`) and renamed, so a killed
+  run never leaves a half frame under a final name; leftovers of a killed run are cleaned up and do
+  not block a rerun.
 """
 import json
 import os
 import tempfile
 
 from lib.errors import UserError
+from lib.io import atomic
+from lib.io.folder_lock import FolderLock
 from lib.io.frame_io import PARTIAL_SUFFIX, image_size, write_image_rgb8_atomic
 
 FRAME_EXTENSIONS = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp")
@@ -82,7 +94,7 @@ class OutputPlan:
         self.overwrite = overwrite
         self.is_video = ext in VIDEO_OUTPUTS
         self.hr_size = (4 * source.size[0], 4 * source.size[1])
-        self.identity = identity or input_identity(source)
+        self.identity = dict(identity or input_identity(source))
         if self.is_video:
             self.video_path = os.path.join(image_dir, f"{output_name}_{source.label}.{ext}")
             self.key = os.path.basename(self.video_path)
@@ -91,21 +103,55 @@ class OutputPlan:
             self.paths = {n: os.path.join(image_dir, f"{output_name}_{n}.{ext}")
                           for n in source.names}
             self.key = f"{output_name}_*.{ext}"
+        # What the manifest lists as ours: --overwrite of a later run removes only these.
+        self.identity["files"] = sorted(self._planned_names())
+        self._input = source.path
         self._to_delete = []
         self._begun = False
+        self._lock = None
+        self._check_inputs_safe()
         self._check_existing()
+
+    def _planned_names(self):
+        return {self.key} if self.is_video else {os.path.basename(p) for p in self.paths.values()}
 
     # -- checks (nothing is changed on disk) ---------------------------------------------------
     def _manifest_path(self):
         return os.path.join(self.image_dir, MANIFEST)
 
     def _read_manifest(self):
+        """(records, damaged): damaged when the manifest exists but cannot be trusted."""
+        path = self._manifest_path()
+        if not os.path.lexists(path):
+            return {}, False
         try:
-            with open(self._manifest_path(), encoding="utf-8") as handle:
+            with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
-            return {}      # missing or damaged: fall back to the name and size checks
+            return {}, True
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            return {}, True
+        return data, False
+
+    def _check_inputs_safe(self):
+        """Outputs never go into the input folder, nor onto an input file (links resolved)."""
+        if not self._input:
+            return
+        source = os.path.realpath(self._input)
+        if os.path.isdir(source):
+            if os.path.realpath(self.image_dir) == source:
+                raise UserError(f"the output folder '{self.image_dir}' is the input folder; the "
+                                "outputs would mix with the input frames. Give another "
+                                "--output_dir (or --output_pre)")
+            inside = lambda path: os.path.dirname(os.path.realpath(path)) == source
+        else:
+            inside = lambda path: os.path.realpath(path) == source
+        targets = [self.video_path] if self.is_video else list(self.paths.values())
+        for path in targets:
+            if os.path.lexists(path) and inside(path) or \
+                    not os.path.lexists(path) and os.path.realpath(path) == source:
+                raise UserError(f"output '{path}' would be written over the input "
+                                f"'{self._input}'; give another --output_dir or --output_name")
 
     def _existing_outputs(self):
         if self.is_video:
@@ -120,20 +166,61 @@ class OutputPlan:
                 and bool(record.get("degraded_from_hr")) == mine["degraded_from_hr"]
                 and list(record.get("lr_size") or []) == mine["lr_size"])
 
+    def _same_model(self, record):
+        """Same checkpoint and block count (records of older versions without them: same)."""
+        mine = self.identity
+        theirs = record.get("checkpoint")
+        if "checkpoint" in record and theirs != mine.get("checkpoint") and \
+                not (theirs and mine.get("checkpoint")
+                     and os.path.realpath(theirs) == os.path.realpath(mine["checkpoint"])):
+            return False
+        return "num_resblock" not in record or record["num_resblock"] == mine.get("num_resblock")
+
     def _refuse(self, why):
         raise UserError(f"output folder '{self.image_dir}' already holds {why}; use --overwrite "
                         "to replace them, or another --output_dir/--output_pre")
 
+    def _recorded_ours(self, record, existing):
+        """Existing outputs the manifest record lists as ours, other than this run's names:
+        what --overwrite may remove (only names of this prefix and extension, never inputs)."""
+        files = record.get("files")
+        if not isinstance(files, list):
+            return []           # an older manifest: it does not say which files; remove none
+        planned = self._planned_names()
+        return sorted(n for n in set(existing) & {f for f in files if isinstance(f, str)}
+                      if n not in planned and os.path.basename(n) == n
+                      and not self._is_input(os.path.join(self.image_dir, n)))
+
+    def _is_input(self, path):
+        if not self._input:
+            return False
+        source = os.path.realpath(self._input)
+        real = os.path.realpath(path)
+        return real == source or os.path.dirname(real) == source
+
     def _check_existing(self):
+        self._to_delete = []
         if not os.path.isdir(self.image_dir):
             return
         existing = self._existing_outputs()
         if not existing:
             return
-        record = self._read_manifest().get(self.key)
-        planned = {os.path.basename(p) for p in self.paths.values()}
+        records, damaged = self._read_manifest()
+        if damaged:
+            if not self.overwrite:
+                self._refuse(f"outputs of an unknown run (its manifest '{MANIFEST}' is damaged, "
+                             f"so who wrote e.g. '{sorted(existing)[0]}' is unknown)")
+            return          # --overwrite: the planned names are replaced, nothing else removed
+        record = records.get(self.key)
+        planned = self._planned_names()
         if record is not None:
             if self._same_input(record):
+                if not self._same_model(record) and not self.overwrite:
+                    self._refuse(f"outputs of this clip made by another run (checkpoint "
+                                 f"'{record.get('checkpoint')}', {record.get('num_resblock')} "
+                                 f"blocks; this run uses '{self.identity.get('checkpoint')}', "
+                                 f"{self.identity.get('num_resblock')} blocks)")
+                self._to_delete = self._recorded_ours(record, existing)
                 return
             if not self.overwrite:
                 size = record.get("lr_size") or [0, 0]
@@ -142,7 +229,7 @@ class OutputPlan:
                              f"(made from '{record.get('input')}', {record.get('frames')} frames "
                              f"of {4 * size[0]}x{4 * size[1]}; this run reads "
                              f"'{self.identity['input']}')")
-            self._to_delete = sorted(set(existing) - planned)
+            self._to_delete = self._recorded_ours(record, existing)
             return
         if self.is_video:
             if not self.overwrite:
@@ -156,8 +243,7 @@ class OutputPlan:
             example = (foreign or wrong_size)[0]
             why = "frames of another clip" if foreign else "frames of another size"
             self._refuse(f"{why} (e.g. '{example}')")
-        if self.overwrite:
-            self._to_delete = foreign
+        # No manifest: nothing proves the other files are ours, so --overwrite removes none.
 
     def _readable_size(self, name):
         """Size of an existing output, or None when it is broken (a killed run's): then it is
@@ -169,27 +255,44 @@ class OutputPlan:
 
     # -- changes, once everything has been checked ---------------------------------------------
     def begin(self):
-        """Called when the first output is ready: clean up, record the input, delete (only with
-        --overwrite) the other clip's outputs."""
+        """Called when the first output is ready: take the folder's lock, check again under it
+        (another run may have written meanwhile), clean up, record the input, delete (only with
+        --overwrite) the files the manifest lists as the other run's outputs."""
         if self._begun:
             return
-        self._begun = True
+        created = not os.path.isdir(self.image_dir)
         os.makedirs(self.image_dir, exist_ok=True)
+        lock = FolderLock(self.image_dir, what="inference output folder")
+        try:
+            lock.acquire()
+            self._check_inputs_safe()
+            self._check_existing()
+        except BaseException:
+            lock.release()
+            if created:
+                _rmdir_quietly(self.image_dir)
+            raise
+        self._lock, self._begun = lock, True
         for name in os.listdir(self.image_dir):     # leftovers of a killed run
-            if name.startswith(f"{self.output_name}_") and name.endswith(PARTIAL_SUFFIX):
+            if name.startswith(f"{self.output_name}_") and name.endswith(PARTIAL_SUFFIX) or \
+                    name.startswith(f".{self.output_name}_") and atomic.is_leftover(name):
                 _remove_quietly(os.path.join(self.image_dir, name))
         self._write_manifest()
         for name in self._to_delete:
             _remove_quietly(os.path.join(self.image_dir, name))
 
+    def close(self):
+        """Release the folder (the run ended, however)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def _write_manifest(self):
-        data = self._read_manifest()
+        data, _ = self._read_manifest()       # a damaged one is replaced (--overwrite only)
         data[self.key] = self.identity
-        tmp = self._manifest_path() + PARTIAL_SUFFIX
         try:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=1, sort_keys=True)
-            os.replace(tmp, self._manifest_path())
+            atomic.write_text(self._manifest_path(),
+                              json.dumps(data, indent=1, sort_keys=True), fsync=False)
         except OSError as err:
             raise UserError(f"cannot write '{self._manifest_path()}': {err.strerror}") from None
 
@@ -206,4 +309,11 @@ def _remove_quietly(path):
     try:
         os.remove(path)
     except FileNotFoundError:
+        pass
+
+
+def _rmdir_quietly(path):
+    try:
+        os.rmdir(path)
+    except OSError:
         pass
