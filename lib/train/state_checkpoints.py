@@ -14,12 +14,15 @@ state file, which a kill can leave naming a checkpoint that was never written.
   ``tf.train.CheckpointManager`` with a traceback: :func:`repair_state_file` moves it to
   ``state/damaged/`` and writes a new one naming the checkpoints on disk, saying so.
 """
+import contextlib
 import os
 import re
 import shutil
 
 import tensorflow as tf
 
+from lib.errors import UserError
+from lib.io.disk_full import is_disk_full, no_space_message
 from lib.models.checkpoint import STATE_FILE, state_file_problem
 
 STATE_DIR = "state"
@@ -94,13 +97,34 @@ def _move_to_damaged(output_dir, step):
     return os.path.join(folder, DAMAGED_DIR)
 
 
+def _names_missing_checkpoints(folder):
+    """True when the (readable) state file of ``folder`` names a checkpoint not on disk: what a
+    save stopped between removing the oldest checkpoint and recording the new list leaves."""
+    state = tf.train.get_checkpoint_state(folder)
+    if state is None:
+        return False
+    named = [state.model_checkpoint_path, *state.all_model_checkpoint_paths]
+    return any(not os.path.exists(p + ".index") for p in named)
+
+
 def repair_state_file(output_dir, log=print):
     """A damaged ``state/checkpoint`` goes to ``state/damaged/`` and is written anew from the
-    checkpoints on disk (none on disk: no new file); True when it was repaired."""
+    checkpoints on disk (none on disk: no new file); True when it was repaired. One naming
+    checkpoints that are not on disk is written anew too."""
     folder = os.path.join(output_dir, STATE_DIR)
     problem = state_file_problem(folder)
     if problem is None:
-        return False
+        if not os.path.isfile(os.path.join(folder, STATE_FILE)) or \
+                not _names_missing_checkpoints(folder):
+            return False
+        steps = state_steps(output_dir)
+        if steps:
+            _rewrite_state_file(output_dir, steps)
+        else:
+            os.remove(os.path.join(folder, STATE_FILE))
+        log(f"note: the checkpoint index '{os.path.join(folder, STATE_FILE)}' named "
+            f"checkpoints that are not on disk; rebuilt from the {len(steps)} on disk")
+        return True
     moved = _set_aside(folder, STATE_FILE)
     steps = state_steps(output_dir)
     if steps:
@@ -155,3 +179,71 @@ def resumable_checkpoint(output_dir, log=print, clean=True):
             where = f"; moved to '{_move_to_damaged(output_dir, step)}'"
         log(f"warning: checkpoint '{prefix}' is damaged and cannot be restored ({problem}){where}")
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# A save that fails (full disk): undone, so the run folder is as after the previous save
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _rewrite_official_state_file(output_dir):
+    """The run folder's TF1 ``checkpoint`` file names the newest ``model-N`` on disk (removed
+    when there is none), so that ``--checkpoint <run folder>`` never meets a missing model."""
+    steps = sorted(int(m.group(1)) for m in
+                   map(re.compile(r"^model-(\d+)\.index$").match, os.listdir(output_dir)) if m)
+    path = os.path.join(output_dir, STATE_FILE)
+    if not steps:
+        _remove_quietly(path)
+        return
+    base = f"model-{steps[-1]}"
+    tmp = path + ".rewrite.tmp"
+    try:
+        with open(tmp, "w") as handle:
+            handle.write(f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n')
+        os.replace(tmp, path)
+    except OSError:
+        _remove_quietly(tmp)
+        _remove_quietly(path)     # better none than one naming a model that is not there
+
+
+def undo_save(output_dir, step):
+    """Remove every file of the save of ``step`` (state/ckpt-N, model-N, model_ema-N and their
+    temporaries) and make both state files name only checkpoints on disk."""
+    clean_interrupted_saves(output_dir, log=lambda *a: None)
+    folder = os.path.join(output_dir, STATE_DIR)
+    for where, stems in ((folder, (f"ckpt-{step}.",)),
+                         (output_dir, (f"model-{step}.", f"model_ema-{step}."))):
+        if os.path.isdir(where):
+            for name in os.listdir(where):
+                if name.startswith(stems):
+                    _remove_quietly(os.path.join(where, name))
+    with contextlib.suppress(OSError):      # the next start repairs what cannot be written now
+        repair_state_file(output_dir, log=lambda *a: None)
+    if os.path.isdir(output_dir):
+        _rewrite_official_state_file(output_dir)
+
+
+@contextlib.contextmanager
+def save_or_undo(output_dir, step, undo=True):
+    """A save of ``step`` that fails on a full disk is undone (:func:`undo_save`; only with
+    ``undo``: the chief, the one worker that writes the run folder) and becomes one UserError
+    saying where a rerun resumes; a deterministic run resumed there ends exactly as an
+    uninterrupted one."""
+    try:
+        yield
+    except Exception as err:          # noqa: BLE001 (re-raised unless it is a full disk)
+        if not is_disk_full(err):
+            raise
+        if undo:
+            undo_save(output_dir, step)
+        steps = state_steps(output_dir)
+        resume = (f"training resumes from the last checkpoint "
+                  f"'{os.path.join(output_dir, STATE_DIR, f'ckpt-{steps[0]}')}' (step {steps[0]})"
+                  if steps else "training starts again from step 0")
+        raise UserError(no_space_message(f"the checkpoint of step {step} in '{output_dir}'",
+                                         f"the same command; {resume}")) from None

@@ -54,7 +54,7 @@ from lib.train.run_folder import (check_same_structure, copy_sources, find_resum
                                   write_run_file)
 from lib.train.start_weights import (GLOBAL_STEP_NAME, check_start_checkpoint, load_pretrained,
                                      load_weights_strict, restore_state)
-from lib.train.state_checkpoints import STATE_DIR
+from lib.train.state_checkpoints import STATE_DIR, save_or_undo
 from lib.train.strategy import bf16_note, choose_strategy, is_chief, peer_loss_is_user_error
 from lib.train.summaries import write_scalars, write_sequences
 from lib.train.teco_step import build
@@ -415,7 +415,12 @@ class Trainer:
 
     def save(self, step):
         """The training state (state/ckpt-<step>) and, on the chief, model-<step> in the official
-        naming, keeping as many of those as of the state checkpoints."""
+        naming, keeping as many of those as of the state checkpoints. On a full disk the save is
+        undone and training stops with one error line (``save_or_undo``)."""
+        with save_or_undo(self.output_dir, step, undo=self.chief):
+            return self._save(step)
+
+    def _save(self, step):
         self.state.data_position.assign(step * self.config.batch_size)
         path = self.manager.save(checkpoint_number=step)
         if not self.chief:

@@ -267,3 +267,50 @@ def test_damaged_state_file_of_a_checkpoint_folder_is_one_error(straight, tmp_pa
     # --checkpoint <run folder> for training: the newest state checkpoint on disk
     assert find_state_for(folder) == os.path.join(folder, "state", "ckpt-4")
     assert tree_hashes(folder) == before
+
+
+def test_full_disk_during_a_save_is_undone_and_the_rerun_resumes_exactly(clean_data, straight,
+                                                                         tmp_path, monkeypatch):
+    """nt11: the disk fills up while model-4 is written (after state/ckpt-4 was): one error,
+    the save of step 4 undone (no file naming a missing one), and after freeing space the rerun
+    resumes from step 2 and ends exactly as the uninterrupted run."""
+    import errno
+
+    import tensorflow as tf
+
+    import lib.train.trainer as trainer_module
+    from lib.errors import UserError
+    real_save_official = trainer_module.save_official
+
+    def full_disk_at_step_4(variables, prefix, **kwargs):
+        if prefix.endswith("model-4"):
+            with open(prefix + ".data-00000-of-00001", "wb") as handle:
+                handle.write(b"half of a model")         # what the failed write left
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save_official(variables, prefix, **kwargs)
+
+    out = str(tmp_path / "run")
+    monkeypatch.setattr(trainer_module, "save_official", full_disk_at_step_4)
+    with pytest.raises(UserError) as err:
+        train_in_process(clean_data, out)
+    message = str(err.value)
+    assert message.startswith(f"no space left on device while writing the checkpoint of step 4 "
+                              f"in '{out}'; free space and rerun: the same command;")
+    assert f"resumes from the last checkpoint '{out}/state/ckpt-2' (step 2)" in message
+    assert sorted(n for n in os.listdir(os.path.join(out, "state"))
+                  if not n.startswith("ckpt-0")) == \
+        ["checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index"]
+    assert not [n for n in os.listdir(out) if n.startswith("model-4")]
+    state = tf.train.get_checkpoint_state(os.path.join(out, "state"))
+    assert all(os.path.exists(p + ".index") for p in state.all_model_checkpoint_paths)
+    assert os.path.basename(state.model_checkpoint_path) == "ckpt-2"
+    assert tf.train.latest_checkpoint(out) == os.path.join(out, "model-2")
+
+    monkeypatch.setattr(trainer_module, "save_official", real_save_official)   # space freed
+    messages = []
+    train_in_process(clean_data, out, messages)
+    assert any(f"resumed from '{out}/state/ckpt-2' at step 2" in m for m in messages), messages
+    a, b = tensors(os.path.join(straight, "state", "ckpt-4")), \
+        tensors(os.path.join(out, "state", "ckpt-4"))
+    assert [k for k in a if not np.array_equal(a[k], b[k])] == []
+    assert os.path.exists(os.path.join(out, "model-4.index"))
