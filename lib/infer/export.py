@@ -25,7 +25,6 @@ warm-up frames; fewer for clips under six frames: ``min(5, N - 1)``) and drop th
 """
 import json
 import os
-import shutil
 import tempfile
 
 import numpy as np
@@ -35,6 +34,7 @@ from lib.errors import UserError
 from lib.infer import fastpath
 from lib.infer.driver import build_models
 from lib.infer.prepare import EXPORT_FORMATS, check_export_config
+from lib.io import atomic
 from lib.models.networks import MAX_FLOW, deprocess, preprocess
 from lib.ops import portable
 from lib.ops.layers import lrelu, max_pool_2x2
@@ -90,18 +90,51 @@ FORMAT_NAMES = {"savedmodel": "SavedModel", "tflite": "TFLite model", "onnx": "O
 ONNX_OPSET = 17
 
 
+# Every name an export writes into --output_dir (tf.saved_model.save's four, the converted
+# model files, the description): all that --overwrite may replace; anything else there stays.
+EXPORT_NAMES = ("saved_model.pb", "fingerprint.pb", "variables", "assets",
+                "tecogan_export.json") + tuple(MODEL_FILES.values())
+
+
 def run_export(config):
     """Build the step of an :class:`lib.infer.config.ExportConfig`'s checkpoint in
-    ``config.format``, write it to a folder next to the target, then move it in place."""
+    ``config.format``, write it to a new temporary folder next to the target (a unique name:
+    lib/io/atomic.py), then move its files in place. With --overwrite only the
+    :data:`EXPORT_NAMES` of the target are replaced; on any error (a full disk included) the
+    temporary goes and the target is as it was."""
     check_export_config(config)
     generator, fnet = build_models(config.num_resblock, config.checkpoint)
     module = RecurrentStep(generator, fnet)
     target = os.path.abspath(config.output_dir)
-    partial = target.rstrip(os.sep) + ".partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    {"savedmodel": _write_saved_model, "tflite": _write_tflite,
-     "onnx": _write_onnx}[config.format](module, partial)
-    with open(os.path.join(partial, "tecogan_export.json"), "w", encoding="utf-8") as handle:
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with atomic.atomic_folder(target, replace_names=EXPORT_NAMES) as partial:
+            {"savedmodel": _write_saved_model, "tflite": _write_tflite,
+             "onnx": _write_onnx}[config.format](module, partial)
+            _write_description(config, partial)
+    except Exception as err:        # noqa: BLE001 (re-raised unless the disk is full)
+        if not _is_no_space(err):
+            raise
+        raise UserError(f"no space left on the device while exporting to '{target}'; nothing "
+                        "was written (free some space and run the export again)") from None
+    where = os.path.join(target, MODEL_FILES[config.format]) if config.format in MODEL_FILES \
+        else target
+    print(f"{FORMAT_NAMES[config.format]} of one recurrent step ({config.num_resblock} residual blocks, "
+          f"any frame size): {where}")
+    return target
+
+
+def _is_no_space(err):
+    """A full disk as Python reports it (OSError ENOSPC/EDQUOT), or as TensorFlow does (its
+    errors carry strerror's text)."""
+    if isinstance(err, OSError):
+        return atomic.is_no_space(err)
+    message = getattr(err, "message", None) or str(err)
+    return any(text in message for text in ("No space left on device", "Disk quota exceeded"))
+
+
+def _write_description(config, folder):
+    with open(os.path.join(folder, "tecogan_export.json"), "w", encoding="utf-8") as handle:
         json.dump({"checkpoint": os.path.abspath(config.checkpoint),
                    "num_resblock": int(config.num_resblock), "format": config.format,
                    "model": MODEL_FILES.get(config.format, "."), "signature": SIGNATURE,
@@ -109,15 +142,6 @@ def run_export(config):
                    "outputs": ["output", "output_uint8"],
                    "first_frame_state": "zeros", "warmup": "f5..f1 then f0..f(N-1); "
                    "min(5, N-1) warm-up outputs dropped"}, handle, indent=1)
-    # The old folder (empty, or replaced with --overwrite) goes only once the new one is complete.
-    if os.path.exists(target):
-        shutil.rmtree(target)
-    os.replace(partial, target)
-    where = os.path.join(target, MODEL_FILES[config.format]) if config.format in MODEL_FILES \
-        else target
-    print(f"{FORMAT_NAMES[config.format]} of one recurrent step ({config.num_resblock} residual blocks, "
-          f"any frame size): {where}")
-    return target
 
 
 def _write_saved_model(module, folder):
@@ -131,7 +155,7 @@ def _write_tflite(module, folder):
         converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[SIGNATURE])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         flatbuffer = converter.convert()
-    os.makedirs(folder)
+    os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, MODEL_FILES["tflite"]), "wb") as handle:
         handle.write(flatbuffer)
 
@@ -139,7 +163,7 @@ def _write_tflite(module, folder):
 def _write_onnx(module, folder):
     """ONNX (opset 17) by tf2onnx's Python API; input and output names as the signature's."""
     import tf2onnx  # checked by check_export_config (``pip install tf2onnx onnx``)
-    os.makedirs(folder)
+    os.makedirs(folder, exist_ok=True)
     tf2onnx.convert.from_function(module.step, input_signature=module.step.input_signature,
                                   opset=ONNX_OPSET,
                                   output_path=os.path.join(folder, MODEL_FILES["onnx"]))

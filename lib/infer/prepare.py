@@ -97,6 +97,12 @@ def check_export_config(config):
         raise UserError(f"--output_dir '{output_dir}' is a file; give a folder")
     if os.path.isdir(output_dir) and os.listdir(output_dir) and not config.overwrite:
         raise UserError(f"--output_dir '{output_dir}' exists and is not empty; use "
-                        "--overwrite to replace it (the old folder goes only once the new one "
-                        "is complete), or another folder")
+                        "--overwrite to replace the files an export writes there (once the new "
+                        "ones are complete; other files stay), or another folder")
+    checkpoint = os.path.realpath(checkpoint_prefix(config.checkpoint))
+    inside = os.path.realpath(output_dir).rstrip(os.sep) + os.sep
+    if config.overwrite and checkpoint.startswith(inside):
+        raise UserError(f"the checkpoint '{config.checkpoint}' lies inside --output_dir "
+                        f"'{output_dir}'; export to another folder (--overwrite never replaces "
+                        "files next to the checkpoint being exported)")
     check_writable_folder(os.path.dirname(os.path.abspath(output_dir)), "--output_dir")
