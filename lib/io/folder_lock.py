@@ -179,7 +179,7 @@ class FolderLock:
         _HELD.discard(os.path.realpath(self.path))
 
     def __enter__(self):
-        return self.acquire()
+        return self if self._fd is not None else self.acquire()
 
     def __exit__(self, exc_type, exc, traceback):
         self.release()

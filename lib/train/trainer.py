@@ -40,6 +40,7 @@ import tensorflow as tf
 from absl import logging as absl_logging
 
 from lib.errors import UserError
+from lib.io.folder_lock import FolderLock
 from lib.io.output_paths import prepare_output_dir, remove_if_empty
 from lib.logging_utils import log_only, tee_stdout
 from lib.models.checkpoint import save_official
@@ -94,6 +95,8 @@ class RunPlan:
     scenes: object                  # dataloader.SceneSet
     val_scenes: object              # dataloader.SceneSet, or None without validation scenes
     max_iter: int                   # the total number of steps of the run
+    # the run folder's lock (lib/io/folder_lock.py; the chief's): held until train() returns
+    lock: object = dataclasses.field(default_factory=contextlib.nullcontext)
 
     @property
     def resume(self):
@@ -126,10 +129,18 @@ def prepare_run(config, data, run, chief=True, log=print):
     empty run folder behind."""
     # a file, a file as parent or an unwritable place: one error line before any work
     created = prepare_output_dir(run.output_dir, "--output_dir")
+    # One run per run folder: a second one (even with the same settings) would "resume" from
+    # the first one's checkpoints and interleave its own with them.
+    lock = FolderLock(run.output_dir, "training run folder", log) if chief else None
     try:
+        if lock is not None:
+            lock.acquire()
         created += prepare_output_dir(log_folder(run), "--summary_dir")
-        return plan_run(config, data, run, chief, log)
+        plan = plan_run(config, data, run, chief, log)
+        return plan if lock is None else dataclasses.replace(plan, lock=lock)
     except BaseException:
+        if lock is not None:
+            lock.release()
         remove_if_empty(created)
         raise
 
@@ -470,19 +481,20 @@ def train(config, data, run, log=print):
         early_log(note)
     chief = is_chief(strategy)
     plan = prepare_run(config, data, run, chief, early_log)
-    if nothing_to_do(plan, run.output_dir, early_log):
-        return NothingToDo(plan.resume_step)
-    with console_log_file(plan.summary_dir, log is print and chief, early), \
-            sigterm_as_interrupt(), peer_loss_is_user_error(strategy, run.output_dir):
-        copy_sources(plan.summary_dir)
-        trainer = Trainer(config, data, run, plan, strategy, chief, log)
-        try:
-            trainer.loop()
-        except KeyboardInterrupt:
-            trainer.save_on_interrupt()
-            raise
-        trainer.tester.wait()
-        log(f"Optimization done: {trainer.final_step} steps, checkpoint {trainer.last_saved}")
+    with plan.lock:
+        if nothing_to_do(plan, run.output_dir, early_log):
+            return NothingToDo(plan.resume_step)
+        with console_log_file(plan.summary_dir, log is print and chief, early), \
+                sigterm_as_interrupt(), peer_loss_is_user_error(strategy, run.output_dir):
+            copy_sources(plan.summary_dir)
+            trainer = Trainer(config, data, run, plan, strategy, chief, log)
+            try:
+                trainer.loop()
+            except KeyboardInterrupt:
+                trainer.save_on_interrupt()
+                raise
+            trainer.tester.wait()
+            log(f"Optimization done: {trainer.final_step} steps, checkpoint {trainer.last_saved}")
     return trainer
 
 

@@ -5,16 +5,13 @@ checkpoint, same clip), nx01 (two runs into one folder). Each refusal: one ``err
 one UserError) and every file as it was."""
 import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
-from conftest import REPO_ROOT
 from inference_helpers import inference_config, save_random_model
 from lib.errors import UserError
 from lib.infer.prepare import prepare_inference
+from lock_helpers import hold_folder_lock
 from test_output_safety import _cli, _clip, _hashes, _one_error
 
 
@@ -115,27 +112,11 @@ def test_another_checkpoint_for_the_same_clip_is_another_run(tmp_path, model):
     assert _hashes(out)["output_0001.png"] != before["output_0001.png"]
 
 
-def _hold_lock(folder):
-    """Another process holding the folder's lock until its stdin closes."""
-    code = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {REPO_ROOT!r})
-        from lib.io.folder_lock import FolderLock
-        lock = FolderLock({folder!r}).acquire()
-        print("held", flush=True)
-        sys.stdin.read()
-    """)
-    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    return holder
-
-
 def test_second_run_into_a_locked_folder_is_refused(tmp_path, model):
     clip = _clip(str(tmp_path / "clip"))
     out = tmp_path / "out"
     out.mkdir()
-    holder = _hold_lock(str(out))
+    holder = hold_folder_lock(str(out))
     try:
         before = _hashes(out)
         with pytest.raises(UserError, match=rf"another run \(PID {holder.pid} on .*is using"):
