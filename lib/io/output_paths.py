@@ -55,6 +55,16 @@ def prepare_output_dir(path, flag):
     return list(reversed(missing))
 
 
+def check_not_an_input(path, flag, inputs):
+    """UserError when folder ``path`` is one of the ``inputs`` (flag, folder) pairs, links
+    resolved: outputs written there would mix with (and later be read as) the input frames."""
+    real = os.path.realpath(path)
+    for input_flag, folder in inputs:
+        if folder and os.path.realpath(folder) == real:
+            raise UserError(f"{flag} '{path}' is the {input_flag} folder '{folder}'; outputs "
+                            f"written there would mix with its frames. Choose another {flag}")
+
+
 def remove_if_empty(folders):
     """Remove folders made by :func:`prepare_output_dir` that are still empty (innermost first)."""
     for folder in reversed(folders):
