@@ -18,10 +18,24 @@ the frames, one line per method) and ``summary.csv`` / the printed summary table
 Metrics that were not computed (LPIPS/tLP without the AlexNet weights) are NaN in memory and empty
 in every file: no number is ever invented.
 """
+import contextlib
 import math
 import os
 
 import numpy as np
+
+from lib.io.atomic import atomic_file
+from lib.io.disk_full import NoSpaceError, is_disk_full, no_space_message, writing
+
+# what a full disk tells the user to do (every output is written whole, or not at all)
+RERUN = "the same command computes and writes every output again"
+
+
+@contextlib.contextmanager
+def whole_file(path, mode="w"):
+    """A handle whose file appears at ``path`` only when complete; a full disk is one error."""
+    with writing(f"'{path}'", RERUN), atomic_file(path, mode, fsync=False) as handle:
+        yield handle
 
 KEYS = ("PSNR", "SSIM", "LPIPS", "tOF", "tLP100")
 TEMPORAL_KEYS = ("tOF", "tLP100")
@@ -34,16 +48,40 @@ class MetricsLog:
 
     def __init__(self, path):
         self.path = path
+        self.existed = os.path.exists(path)
         self.handle = open(path, "a")
+        self.start = self.handle.tell()      # on a full disk the file goes back to this size
 
     def __call__(self, line, echo=True):
-        self.handle.write(line + "\n")
-        self.handle.flush()
+        try:
+            self.handle.write(line + "\n")
+            self.handle.flush()
+        except OSError as err:
+            if not is_disk_full(err):
+                raise
+            self._undo()
+            raise NoSpaceError(no_space_message(f"'{self.path}'", RERUN)) from None
         if echo:
             print(line, flush=True)
 
+    def _undo(self):
+        """Drop this run's lines (a half line among them) from the log."""
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(OSError):
+            if self.existed:
+                os.truncate(self.path, self.start)
+            else:
+                os.remove(self.path)
+
     def close(self):
-        self.handle.close()
+        try:
+            self.handle.close()
+        except OSError as err:
+            if not is_disk_full(err):
+                raise
+            self._undo()
+            raise NoSpaceError(no_space_message(f"'{self.path}'", RERUN)) from None
 
 
 def folder_stats(values):
@@ -107,16 +145,18 @@ def write_original_csv(path, folder_results, agg):
     """``metrics.csv`` in the original's layout (see the module docstring)."""
     import pandas as pd
 
-    for k, res in enumerate(folder_results):
-        table = {f"{key}_{k:02d}": pd.Series(np.float32(res.values[key]), dtype=np.float32)
-                 for key in KEYS}
-        pd.DataFrame(table).to_csv(path, mode="w" if k == 0 else "a")
-    pd.DataFrame({f"Avg_{key}": pd.Series(agg["Avg"][key], dtype=np.float32)
-                  for key in KEYS}).to_csv(path, mode="a")
-    pd.DataFrame({f"FolderAvg_{key}": pd.Series([agg["FolderAvg"][key]])
-                  for key in KEYS}).to_csv(path, mode="a")
-    pd.DataFrame({f"FrameAvg_{key}": pd.Series([agg["FrameAvg"][key]])
-                  for key in KEYS}).to_csv(path, mode="a")
+    # one handle, the tables one after the other: the bytes of the original's appends
+    with whole_file(path) as handle:
+        for k, res in enumerate(folder_results):
+            table = {f"{key}_{k:02d}": pd.Series(np.float32(res.values[key]), dtype=np.float32)
+                     for key in KEYS}
+            pd.DataFrame(table).to_csv(handle)
+        pd.DataFrame({f"Avg_{key}": pd.Series(agg["Avg"][key], dtype=np.float32)
+                      for key in KEYS}).to_csv(handle)
+        pd.DataFrame({f"FolderAvg_{key}": pd.Series([agg["FolderAvg"][key]])
+                      for key in KEYS}).to_csv(handle)
+        pd.DataFrame({f"FrameAvg_{key}": pd.Series([agg["FrameAvg"][key]])
+                      for key in KEYS}).to_csv(handle)
 
 
 def tidy_rows(folder_results):
@@ -139,7 +179,8 @@ def write_tidy_csv(path, folder_results):
 
     frame = pd.DataFrame(tidy_rows(folder_results),
                          columns=["method", "scene", "frame", "name", *KEYS])
-    frame.to_csv(path, index=False, float_format="%.10g")
+    with whole_file(path) as handle:
+        frame.to_csv(handle, index=False, float_format="%.10g")
     return frame
 
 
@@ -185,8 +226,9 @@ def format_summary(rows):
 def write_summary_csv(path, rows):
     import pandas as pd
 
-    pd.DataFrame(rows, columns=["method", "scene", "frames", *KEYS]).to_csv(
-        path, index=False, float_format="%.10g")
+    with whole_file(path) as handle:
+        pd.DataFrame(rows, columns=["method", "scene", "frames", *KEYS]).to_csv(
+            handle, index=False, float_format="%.10g")
 
 
 def plot_scenes(folder, folder_results):
@@ -224,7 +266,10 @@ def plot_scenes(folder, folder_results):
         fig.suptitle(f"{scene}: metrics per frame")
         fig.tight_layout()
         path = os.path.join(folder, f"{scene}.png")
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
+        try:
+            with whole_file(path, "wb") as handle:
+                fig.savefig(handle, format="png", dpi=80)
+        finally:
+            plt.close(fig)
         paths.append(path)
     return paths

@@ -23,6 +23,10 @@ NO_SPACE_ERRNOS = frozenset(code for code in (errno.ENOSPC, getattr(errno, "EDQU
 NO_SPACE_TEXTS = ("No space left on device", "Disk quota exceeded", "File too large")
 
 
+class NoSpaceError(UserError):
+    """A full disk: callers that collect errors (e.g. of several downloads) stop at this one."""
+
+
 def is_disk_full(err):
     """True for an OSError meaning no space (a full disk, the user's quota, a too-large file),
     or a TensorFlow error whose message says so."""
@@ -45,4 +49,4 @@ def writing(what, rerun):
     except Exception as err:       # noqa: BLE001 (re-raised unless it is a full disk)
         if not is_disk_full(err):
             raise
-        raise UserError(no_space_message(what, rerun)) from None
+        raise NoSpaceError(no_space_message(what, rerun)) from None

@@ -21,8 +21,7 @@ import shutil
 
 import tensorflow as tf
 
-from lib.errors import UserError
-from lib.io.disk_full import is_disk_full, no_space_message
+from lib.io.disk_full import NoSpaceError, is_disk_full, no_space_message
 from lib.models.checkpoint import STATE_FILE, state_file_problem
 
 STATE_DIR = "state"
@@ -245,5 +244,5 @@ def save_or_undo(output_dir, step, undo=True):
         resume = (f"training resumes from the last checkpoint "
                   f"'{os.path.join(output_dir, STATE_DIR, f'ckpt-{steps[0]}')}' (step {steps[0]})"
                   if steps else "training starts again from step 0")
-        raise UserError(no_space_message(f"the checkpoint of step {step} in '{output_dir}'",
+        raise NoSpaceError(no_space_message(f"the checkpoint of step {step} in '{output_dir}'",
                                          f"the same command; {resume}")) from None

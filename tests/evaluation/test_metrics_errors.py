@@ -190,3 +190,49 @@ def test_run_mode2_scenes_and_bicubic_baseline(tmp_path, capsys):
     with pytest.raises(UserError, match="no scene to evaluate"):
         run_mode2(str(tmp_path / "none"), str(tmp_path / "HR"), str(tmp_path / "LR"),
                   str(tmp_path / "m2"), with_bicubic=False, lpips="off", progress=False)
+
+
+@pytest.mark.parametrize("where", ["plot", "csv", "log"])
+def test_full_disk_is_one_error_and_leaves_no_partial_file(pair, capsys, monkeypatch, where):
+    """nm17: the disk fills up while a plot, a CSV or the log is written: one error line naming
+    the file, and no partial file (nor temporary) of this run is left."""
+    import errno
+
+    import matplotlib.figure
+    import pandas as pd
+
+    from metrics import report
+    root, out, gt = pair
+    log_dir = os.path.join(root, "log")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if where == "plot":
+        monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
+        name = os.path.join(log_dir, "plots", "gt.png")
+    elif where == "csv":
+        real = pd.DataFrame.to_csv
+
+        def full_for_summary(frame, handle=None, *args, **kwargs):
+            if "frames" in frame.columns:          # summary.csv's table
+                handle.write("method,sce")         # what the full disk cut short
+                full()
+            return real(frame, handle, *args, **kwargs)
+        monkeypatch.setattr(pd.DataFrame, "to_csv", full_for_summary)
+        name = os.path.join(log_dir, "summary.csv")
+    else:
+        class FullLog(report.MetricsLog):
+            def __call__(self, line, echo=True):
+                if line.startswith("Finished"):
+                    self.handle.write("Fini")
+                    self.handle.flush = full
+                return super().__call__(line, echo)
+        monkeypatch.setattr(report, "MetricsLog", FullLog)
+        name = os.path.join(log_dir, "metricsfile.txt")
+    err = _fails(_argv(root, out, gt), capsys)
+    assert err.startswith(f"error: no space left on device while writing '{name}'; free space "
+                          "and rerun: the same command computes and writes every output again")
+    left = [os.path.join(d, n) for d, _, names in os.walk(log_dir) for n in names]
+    assert not [p for p in left if p.endswith(".partial")], left
+    assert name not in left, left
