@@ -25,6 +25,7 @@ import sys
 import time
 
 from lib.errors import UserError
+from lib.io.output_paths import remove_if_empty
 from lib.project import REPO_ROOT, main_command
 from lib.train.data_folder import resolve_data_dir
 
@@ -189,18 +190,32 @@ def build_command(mode, extra, fetch=True, now=None, log=print):
     fallback = []     # flags that switch to what this clone has when a download is impossible
     if fetch:
         mirror = options.get("mirror")
-        if vgg_enabled(rest) and standin:
-            log(f"perceptual loss: the VGG16 stand-in {vgg_ckpt} (--vgg_net vgg16_lpips), not "
-                "the original's VGG19")
-        elif vgg_enabled(rest):
-            vgg_ckpt, fallback = _perceptual_network(model_dir, mirror, extra, log)
-        else:
-            log("--vgg_scaling <= 0: training without the VGG19 feature loss (no vgg_19.ckpt "
-                "needed)")
-        if not resuming and not any(a.split("=")[0] == "--checkpoint" for a in rest):
-            frvsr_ckpt, more = _frvsr_start_model(model_dir, mirror, rest, log)
-            fallback += more
+        missing = _missing_folders(model_dir)
+        try:
+            if vgg_enabled(rest) and standin:
+                log(f"perceptual loss: the VGG16 stand-in {vgg_ckpt} (--vgg_net vgg16_lpips), "
+                    "not the original's VGG19")
+            elif vgg_enabled(rest):
+                vgg_ckpt, fallback = _perceptual_network(model_dir, mirror, extra, log)
+            else:
+                log("--vgg_scaling <= 0: training without the VGG19 feature loss (no "
+                    "vgg_19.ckpt needed)")
+            if not resuming and not any(a.split("=")[0] == "--checkpoint" for a in rest):
+                frvsr_ckpt, more = _frvsr_start_model(model_dir, mirror, rest, log)
+                fallback += more
+        finally:
+            # offline, the fetches fail: leave no empty model folder they made (t14)
+            remove_if_empty(missing)
     return mode3_args(data_dir, run_dir, vgg_ckpt, frvsr_ckpt) + fallback + rest, run_dir
+
+
+def _missing_folders(path):
+    """The folders of ``path`` that do not exist yet, outermost first."""
+    missing, probe = [], os.path.abspath(path)
+    while not os.path.isdir(probe) and os.path.dirname(probe) != probe:
+        missing.append(probe)
+        probe = os.path.dirname(probe)
+    return list(reversed(missing))
 
 
 def _first_line(err):
