@@ -20,18 +20,20 @@ the BD degradation (:func:`lib.ops.degradation.bd_downsample_image`), which give
 bit for bit. Archives are removed after unpacking, as the original did; what they held is recorded
 in ``<folder>/.tecogan_downloads.json`` (with the SHA-256 of the archive) so that a rerun skips it.
 """
+import contextlib
 import os
 import urllib.parse
 from dataclasses import dataclass, field
 
 from lib.errors import ArgumentParser, UserError
-from lib.io.download import (ArchiveRejected, DownloadError, Manifest, download_file,
-                             extract_archive, mirror_from_env, source_url)
-from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
+from lib.io.disk_full import NoSpaceError
+from lib.io.download import (REJECTED_SUFFIX, ArchiveRejected, DownloadError, Manifest,  # noqa: F401
+                             download_file, extract_archive, mirror_from_env, move_aside,
+                             source_url)
+from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8_atomic
 from lib.io.output_paths import prepare_output_dir, remove_if_empty
 
 TUM = "https://ge.in.tum.de/download/data/TecoGAN/"
-REJECTED_SUFFIX = ".rejected"
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,10 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
     folder = os.path.join(root, asset.folder)
     prepare_output_dir(folder, f"download folder of {asset.name}")
     manifest = Manifest(folder)
-    if not overwrite and (manifest.entries_complete(asset.name, folder) or asset.present(root)):
+    # Files found in place are trusted as unpacked by hand only when this project never started
+    # on that archive: a record without its entry list is an unpacking that did not finish.
+    by_hand = asset.name not in manifest.data and asset.present(root)
+    if not overwrite and (manifest.entries_complete(asset.name, folder) or by_hand):
         log(f"{asset.name}: already in {folder}, skipped")
         return "skipped"
     url = source_url(asset.url, mirror)
@@ -138,9 +143,19 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
                            sha256=trusted.get("sha256"), progress=progress)
     size = os.path.getsize(archive)
     log(f"{asset.name}: {size:,} bytes, sha256 {digest}; unpacking into {folder}")
+    # recorded as started (no entries) before anything moves in: should the move be cut short,
+    # no later run mistakes what landed for a complete archive
+    manifest.update(asset.name, url=asset.url, size=size, sha256=digest, entries=None)
     try:
         entries = extract_archive(archive, folder, overwrite=overwrite)
-    except ArchiveRejected as err:
+    except UserError as err:
+        # raised before anything moved in (a refused archive, a conflict, a full disk): the
+        # record of the start goes; a refused archive's hash is never trusted
+        manifest.data.pop(asset.name, None)
+        with contextlib.suppress(UserError):
+            manifest.update_all()
+        if not isinstance(err, ArchiveRejected):
+            raise
         aside = move_aside(archive)
         if reused:
             # not what the source serves now: fetch it afresh, once (the archive is gone now)
@@ -161,17 +176,6 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
     return "fetched"
 
 
-def move_aside(path):
-    """Rename a refused archive to ``<path>.rejected`` (``.rejected-2`` ... if taken); the next
-    download then starts from nothing instead of reusing it."""
-    candidate, n = path + REJECTED_SUFFIX, 1
-    while os.path.lexists(candidate):
-        n += 1
-        candidate = f"{path}{REJECTED_SUFFIX}-{n}"
-    os.replace(path, candidate)
-    return candidate
-
-
 def _host(url):
     parts = urllib.parse.urlsplit(url)
     return parts.netloc if parts.scheme.lower() in ("http", "https") else None
@@ -188,6 +192,8 @@ def _fetch_many(assets, root, mirror, overwrite, progress, log):
             continue
         try:
             fetch_asset(asset, root, mirror, overwrite, progress, log)
+        except NoSpaceError:       # the other assets would not fit either: one line, now
+            raise
         except UserError as err:   # DownloadError included; the other assets still go on
             failures.append((asset, err))
             if isinstance(err, DownloadError) and err.offline and host:
@@ -233,9 +239,7 @@ def derive_lr_calendar(root=".", overwrite=False, log=print):
                         "away or run again with --overwrite")
     os.makedirs(lr_dir, exist_ok=True)
     for dest, lr in plan:
-        tmp = os.path.join(lr_dir, ".partial_" + os.path.basename(dest))
-        write_image_rgb8(tmp, lr)
-        os.replace(tmp, dest)
+        write_image_rgb8_atomic(dest, lr)       # whole, or not at all (a full disk included)
     log(f"LR/{CALENDAR}: {len(plan)} frame(s) derived from HR/{CALENDAR} "
         f"({len(frames) - len(plan)} already there)")
     return len(plan)

@@ -27,6 +27,7 @@ import socket
 import stat
 import sys
 import tarfile
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,10 +35,12 @@ import zipfile
 import zlib
 
 from lib.errors import UserError
+from lib.io.disk_full import NoSpaceError, is_disk_full, no_space_message
 
 MIRROR_ENV = "TECOGAN_MIRROR"
 MANIFEST_NAME = ".tecogan_downloads.json"
 PARTIAL_SUFFIX = ".partial"
+REJECTED_SUFFIX = ".rejected"
 USER_AGENT = "TecoGAN-TF2-downloader/1.0 (+urllib)"
 CHUNK = 1 << 20
 
@@ -180,20 +183,36 @@ def _progress_bar(total, initial, name, progress):
                 desc=name, disable=None if progress else True, leave=True, file=sys.stderr)
 
 
+def move_aside(path):
+    """Rename a refused file to ``<path>.rejected`` (``.rejected-2`` ... if taken): kept for
+    inspection, and never resumed or unpacked by a later run."""
+    candidate, n = path + REJECTED_SUFFIX, 1
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = f"{path}{REJECTED_SUFFIX}-{n}"
+    os.replace(path, candidate)
+    return candidate
+
+
 def _verify(partial, url, dest, size, sha256):
+    """The SHA-256 of the complete ``partial``; a refused one is moved aside (a later run,
+    perhaps from another mirror, must start from nothing instead of resuming it)."""
     got = os.path.getsize(partial)
     if size is not None and got != size:
+        aside = move_aside(partial)
         raise DownloadError(
             f"{url} gave {got:,} bytes but {os.path.basename(dest)} must have {size:,} bytes: "
-            f"refused (wrong file, or a mirror with another version). The received data is kept "
-            f"out of place as '{partial}'; delete it to retry, or check the URL/mirror.",
-            url=url, dest=dest)
+            f"refused (wrong file, or a mirror with another version). The received data was "
+            f"moved to '{aside}' (never resumed; delete it when done); check the URL/mirror and "
+            "run again to download afresh.", url=url, dest=dest)
     digest = sha256_file(partial)
     if sha256 and digest != sha256.lower():
+        aside = move_aside(partial)
         raise DownloadError(
             f"{url}: SHA-256 {digest} differs from the recorded {sha256} for "
-            f"{os.path.basename(dest)}: refused. The data is kept out of place as '{partial}'; "
-            f"delete it to download again, or check the URL/mirror.", url=url, dest=dest)
+            f"{os.path.basename(dest)}: refused. The data was moved to '{aside}' (never "
+            "resumed; delete it when done); check the URL/mirror and run again to download "
+            "afresh.", url=url, dest=dest)
     return digest
 
 
@@ -251,6 +270,14 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
                     out.write(block)
                     if bar is not None:
                         bar.update(len(block))
+        except OSError as err:
+            if not is_disk_full(err):
+                raise
+            # what is on disk is a correct beginning of the file: the rerun resumes from it
+            kept = os.path.getsize(partial) if os.path.isfile(partial) else 0
+            raise NoSpaceError(no_space_message(
+                f"'{partial}' (download of {url})", f"the same command resumes the download "
+                f"from the {kept:,} bytes kept in '{partial}'")) from None
         finally:
             stream.close()
             if bar is not None:
@@ -284,17 +311,29 @@ class Manifest:
                     self.data = json.load(handle)
             except (OSError, ValueError):
                 self.data = {}   # a damaged record only costs a re-check
+            if not isinstance(self.data, dict) or not all(
+                    isinstance(v, dict) for v in self.data.values()):
+                self.data = {}
 
     def get(self, name):
         return self.data.get(name, {})
 
     def update(self, name, **fields):
         self.data.setdefault(name, {}).update(fields)
+        self.update_all()
+
+    def update_all(self):
+        """Write the record as it is in ``data`` (whole, or not at all)."""
+        from lib.io.atomic import atomic_file
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        tmp = self.path + PARTIAL_SUFFIX
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(self.data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        try:
+            with atomic_file(self.path, "w", encoding="utf-8") as handle:
+                json.dump(self.data, handle, indent=1, sort_keys=True)
+        except OSError as err:
+            if not is_disk_full(err):
+                raise
+            raise NoSpaceError(no_space_message(f"'{self.path}'", "the same command checks "
+                                                "and records the files again")) from None
 
     def entries_complete(self, name, folder):
         """True when every recorded entry of ``name`` is in ``folder`` with its recorded size."""
@@ -391,12 +430,60 @@ def _same_content(path, entry):
                 return True
 
 
+class _Staged:
+    """The entries of an archive unpacked into a hidden temporary folder inside the target."""
+
+    def __init__(self, folder):
+        self.folder, self.files = folder, []
+
+    def remove(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _stage_entries(archive, target, todo):
+    """Unpack the ``todo`` entries into a temporary folder next to where they go (same file
+    system: moving them in is one rename each). A damaged entry or a full disk removes that
+    folder again, so a refused archive leaves nothing behind."""
+    staged = _Staged(tempfile.mkdtemp(prefix=f".{os.path.basename(archive)}.",
+                                      suffix=PARTIAL_SUFFIX, dir=target))
+    try:
+        for i, (entry, dest) in enumerate(todo):
+            tmp = os.path.join(staged.folder, str(i))
+            try:
+                with entry.opener() as src, open(tmp, "wb") as out:
+                    shutil.copyfileobj(src, out, CHUNK)
+            except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as err:
+                if is_disk_full(err):
+                    raise NoSpaceError(no_space_message(
+                        f"'{dest}' (unpacking '{archive}')", "the same command unpacks the "
+                        "archive again; nothing of it was moved into place")) from None
+                raise ArchiveRejected(f"archive '{archive}' is damaged at '{entry.name}' "
+                                      f"({err}): refused, nothing was extracted") from None
+            staged.files.append(tmp)
+    except BaseException:
+        staged.remove()
+        raise
+    return staged
+
+
+def _check_no_file_is_a_parent(archive, entries):
+    """An entry below another entry that is a file (``a`` and ``a/b``) cannot be unpacked."""
+    files = {e.name for e in entries if not e.is_dir}
+    for entry in entries:
+        parts = entry.name.split("/")
+        for n in range(1, len(parts)):
+            if "/".join(parts[:n]) in files:
+                raise ArchiveRejected(f"archive '{archive}' has '{entry.name}' below the file "
+                                      f"'{'/'.join(parts[:n])}': refused, nothing was extracted")
+
+
 def extract_archive(archive, target, overwrite=False):
     """Unpack ``archive`` (zip/tar/tar.gz) into ``target``; return ``[(relative name, size)]``.
 
     All entries are checked first; one unsafe entry refuses the whole archive. Files that exist
     with other content are conflicts: without ``overwrite`` nothing is written and a UserError
-    lists them. Each file is written to a temporary name and renamed into place.
+    lists them. Every file is unpacked into a temporary folder first and moved into place only
+    when the whole archive unpacked (all or nothing).
     """
     kind = archive_kind(archive)
     os.makedirs(target, exist_ok=True)
@@ -412,6 +499,7 @@ def extract_archive(archive, target, overwrite=False):
         except (tarfile.TarError, EOFError, zlib.error) as err:
             raise ArchiveRejected(f"archive '{archive}' is damaged ({err}): refused, nothing was "
                                   "extracted") from None
+        _check_no_file_is_a_parent(archive, entries)
         conflicts, todo = [], []
         for entry in entries:
             dest = os.path.join(target, *entry.name.split("/"))
@@ -436,24 +524,20 @@ def extract_archive(archive, target, overwrite=False):
             raise UserError(f"extracting '{archive}' would replace {len(conflicts)} existing "
                             f"file(s) with different content:\n  {shown}\nnothing was changed; "
                             "move them away or run again with --overwrite")
-        for entry, dest in todo:
-            if os.path.lexists(dest) and (os.path.isdir(dest) or os.path.islink(dest)):
-                if os.path.isdir(dest) and not os.path.islink(dest):
-                    shutil.rmtree(dest)
-                else:
-                    os.remove(dest)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            tmp = dest + PARTIAL_SUFFIX
-            try:
-                with entry.opener() as src, open(tmp, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
-            except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as err:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-                raise ArchiveRejected(f"archive '{archive}' is damaged at '{entry.name}' "
-                                      f"({err})") from None
-            os.replace(tmp, dest)
-        for entry in entries:
-            if entry.is_dir:
-                os.makedirs(os.path.join(target, *entry.name.split("/")), exist_ok=True)
+        staged = _stage_entries(archive, target, todo)
+        try:
+            # every entry read back whole (zip: CRC-checked): only now is anything moved in
+            for (entry, dest), tmp in zip(todo, staged.files):
+                if os.path.lexists(dest) and (os.path.isdir(dest) or os.path.islink(dest)):
+                    if os.path.isdir(dest) and not os.path.islink(dest):
+                        shutil.rmtree(dest)
+                    else:
+                        os.remove(dest)
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                os.replace(tmp, dest)
+            for entry in entries:
+                if entry.is_dir:
+                    os.makedirs(os.path.join(target, *entry.name.split("/")), exist_ok=True)
+        finally:
+            staged.remove()
     return [(e.name, e.size) for e in entries if not e.is_dir]

@@ -78,7 +78,7 @@ def test_download_retries_within_one_call_and_restarts_without_range(server, tmp
     assert (tmp_path / "h.bin").read_bytes() == data
 
 
-def test_wrong_size_refused_and_kept_out_of_place(server, tmp_path):
+def test_wrong_size_refused_and_moved_aside(server, tmp_path):
     data = payload(200_000, 2)
     server.files["/w.zip"] = data
     dest = tmp_path / "w.zip"
@@ -86,7 +86,10 @@ def test_wrong_size_refused_and_kept_out_of_place(server, tmp_path):
         download_file(server.url("/w.zip"), str(dest), size=len(data) + 7, progress=False)
     assert "200,000 bytes" in str(err.value) and "200,007" in str(err.value)
     assert not dest.exists()
-    assert (tmp_path / "w.zip.partial").read_bytes() == data
+    # g06r: a refused .partial is never resumed (e.g. from another mirror): moved aside
+    assert not (tmp_path / "w.zip.partial").exists()
+    assert (tmp_path / "w.zip.partial.rejected").read_bytes() == data
+    assert f"moved to '{tmp_path / 'w.zip.partial.rejected'}'" in str(err.value)
 
 
 def test_recorded_sha256_is_checked(server, tmp_path):
@@ -96,8 +99,7 @@ def test_recorded_sha256_is_checked(server, tmp_path):
     with pytest.raises(DownloadError, match="SHA-256"):
         download_file(server.url("/s.bin"), str(tmp_path / "s.bin"), sha256="0" * 64,
                       progress=False)
-    assert not (tmp_path / "s.bin").exists()
-    os.remove(tmp_path / "s.bin.partial")
+    assert not (tmp_path / "s.bin").exists() and not (tmp_path / "s.bin.partial").exists()
     assert download_file(server.url("/s.bin"), str(tmp_path / "s.bin"), sha256=good,
                          progress=False) == good
 
