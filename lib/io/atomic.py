@@ -80,6 +80,16 @@ def write_text(path, text, fsync=True):
         handle.write(text)
 
 
+def reserve_temp(path):
+    """A new empty file with a unique temporary name next to ``path``, for a writer that needs a
+    path rather than a file object (ffmpeg). The caller renames it to ``path`` when complete
+    (``os.replace``) and removes it on failure."""
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=PARTIAL,
+                               dir=os.path.dirname(os.path.abspath(path)))
+    os.close(fd)
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_folder(path, replace_names=None):
     """Yield a new empty folder next to ``path``; on success it becomes ``path``.

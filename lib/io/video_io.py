@@ -21,6 +21,7 @@ import tempfile
 import numpy as np
 
 from lib.errors import UserError
+from lib.io import atomic
 
 # ffmpeg messages that mean the input is damaged (truncated download, corrupt stream).
 _DAMAGE_MARKERS = ("partial file", "invalid data", "decoding error", "error while decoding",
@@ -266,7 +267,7 @@ class VideoWriter:
             raise UserError(f"cannot write video '{path}': folder '{folder}' does not exist")
         self.path, self.width, self.height = path, width, height
         self.frames = 0
-        self._tmp = path + ".partial"
+        self._tmp = None        # a unique temporary next to the target (lib/io/atomic.py)
         audio_codec = probe_video(audio_from, count_frames=False)["audio_codec"] \
             if audio_from else None
         self.audio_codec = audio_codec
@@ -281,7 +282,11 @@ class VideoWriter:
                "-color_range", "tv"]
         if _CONTAINERS[ext] in ("mp4", "mov"):
             cmd += ["-movflags", "+faststart"]
-        cmd += ["-f", _CONTAINERS[ext], self._tmp]
+        try:
+            self._tmp = atomic.reserve_temp(path)
+        except OSError as err:
+            raise UserError(f"cannot write video '{path}': {err.strerror or err}") from None
+        cmd += ["-f", _CONTAINERS[ext], self._tmp]      # -f: the name's suffix is no format
         self._err = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=self._err)
@@ -329,7 +334,7 @@ class VideoWriter:
                 self._proc.kill()
             self._proc.wait()
             self._proc = None
-        if os.path.exists(self._tmp):
+        if self._tmp and os.path.exists(self._tmp):
             os.remove(self._tmp)
 
     def __enter__(self):

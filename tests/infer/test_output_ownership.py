@@ -145,3 +145,46 @@ def test_a_run_that_checked_before_another_finished_checks_again(tmp_path, model
     with pytest.raises(UserError, match="another clip"):
         run_inference(config_b, prepared_b)
     assert outputs() == before
+
+
+def test_full_disk_mid_run_is_one_error_and_leaves_no_temporary(tmp_path, model, monkeypatch):
+    """i32: the disk fills while frame 3 is written: one UserError, frames 1-2 kept whole, no
+    temporary of this run left; the rerun after freeing space completes the clip."""
+    import errno
+    from lib.io import atomic
+    clip = _clip(str(tmp_path / "clip"))
+    out = tmp_path / "out"
+    real_write_bytes, calls = atomic.write_bytes, []
+
+    def filling(path, data, fsync=True):
+        calls.append(path)
+        if len(calls) == 3:
+            with atomic.atomic_file(path) as handle:
+                handle.write(data[: len(data) // 2])
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_bytes(path, data, fsync)
+    monkeypatch.setattr(atomic, "write_bytes", filling)
+    with pytest.raises(UserError, match="no space left on the device for .*output_0003.png"):
+        _run(model, clip, str(out))
+    left = sorted(os.listdir(out))
+    assert [n for n in left if "partial" in n or n.startswith(".tecogan.lock")] == []
+    assert "output_0001.png" in left and "output_0003.png" not in left
+    monkeypatch.undo()
+    _run(model, clip, str(out))
+    assert len([n for n in os.listdir(out) if n.endswith(".png")]) == 6
+
+
+def test_video_output_through_a_unique_temporary(tmp_path, monkeypatch):
+    from lib.io import video_io
+    (tmp_path / "clip.mp4.partial").write_text("a user's file of the old temporary name")
+    seen = []
+    real_popen = video_io.subprocess.Popen
+    monkeypatch.setattr(video_io.subprocess, "Popen",
+                        lambda cmd, **kw: seen.append(cmd[-1]) or real_popen(cmd, **kw))
+    import numpy as np
+    with video_io.VideoWriter(str(tmp_path / "clip.mp4"), 25, 16, 16, crf=0) as writer:
+        writer.write(np.zeros((16, 16, 3), np.uint8))
+    target = [c for c in seen if c.endswith(".partial")]
+    assert len(target) == 1 and os.path.basename(target[0]).startswith(".clip.mp4.")
+    assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "clip.mp4.partial"]
+    assert (tmp_path / "clip.mp4.partial").read_text().startswith("a user's file")
