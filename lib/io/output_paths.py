@@ -98,14 +98,12 @@ def check_output_file(path, flag, overwrite=False, overwrite_flag="--overwrite")
 
 
 def write_text_atomically(path, text, flag):
-    """Write ``text`` to ``path`` via a temporary file (an existing file is replaced only whole)."""
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
-                       f".{os.path.basename(path)}.partial")
+    """Write ``text`` to ``path`` whole or not at all (a unique temporary: lib/io/atomic.py)."""
+    from lib.io import atomic
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        atomic.write_text(path, text)
     except OSError as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if atomic.is_no_space(err):
+            raise UserError(f"no space left on the device for {flag} '{path}'; nothing was "
+                            "written") from None
         raise UserError(f"cannot write {flag} '{path}': {err.strerror or err}") from None
