@@ -21,6 +21,7 @@ import tempfile
 import numpy as np
 
 from lib.errors import UserError
+from lib.io.disk_full import NO_SPACE_TEXTS, no_space_message
 from lib.io import atomic
 
 # ffmpeg messages that mean the input is damaged (truncated download, corrupt stream).
@@ -28,9 +29,14 @@ _DAMAGE_MARKERS = ("partial file", "invalid data", "decoding error", "error whil
                    "truncat", "corrupt", "moov atom not found", "invalid nal unit")
 
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
-# Audio codecs the mp4/mov muxer takes as they are; anything else is re-encoded to AAC there.
-# Matroska takes every codec ffmpeg decodes, so mkv always copies.
+# Audio codecs each muxer takes as they are (copied); anything else is re-encoded to AAC, which
+# ffmpeg always has. Matroska does not take every codec: ADPCM, for one, fails at the first packet.
 _MP4_AUDIO_COPY = ("aac", "mp3", "ac3", "eac3", "alac", "opus", "flac")
+_MKV_AUDIO_COPY = _MP4_AUDIO_COPY + ("vorbis", "mp2", "dts", "truehd", "pcm_s16le", "pcm_s24le",
+                                     "pcm_s32le", "pcm_f32le", "pcm_s16be", "pcm_u8", "wavpack")
+# Channel layouts ffmpeg's AAC encoder takes; other layouts (or counts) are downmixed to stereo.
+_AAC_LAYOUTS = ("mono", "stereo", "3.0", "4.0", "5.0", "5.0(side)", "5.1", "5.1(side)", "6.1",
+                "7.1", "7.1(wide)", "7.1(wide-side)")
 DEFAULT_CRF = 18
 
 
@@ -90,9 +96,20 @@ def _parse_header(text, path):
         r"rotate\s*:\s*(-?\d+)", text)
     if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
         width, height = height, width   # ffmpeg auto-rotates on decoding
-    audio = re.search(r"Stream #\d+:\d+.*: Audio: (\w+)", text)
+    audio = re.search(r"Stream #\d+:\d+.*: Audio: (\w+)(.*)", text)
     return dict(fps=fps_value, width=width, height=height, duration=duration,
-                audio_codec=audio.group(1) if audio else None)
+                audio_codec=audio.group(1) if audio else None,
+                audio_layout=_audio_layout(audio.group(2)) if audio else None)
+
+
+def _audio_layout(rest):
+    """The channel layout of an ``ffmpeg -i`` audio stream line after the codec name: 'mono',
+    'stereo', '5.1(side)', '16 channels', ... (the field after the sample rate); None if absent."""
+    fields = [f.strip() for f in rest.split(",")]
+    for i, field in enumerate(fields):
+        if field.endswith(" Hz") and i + 1 < len(fields):
+            return fields[i + 1]
+    return None
 
 
 def count_video_frames(path):
@@ -223,14 +240,27 @@ def rate_argument(fps):
     return repr(float(fps))
 
 
-def audio_arguments(container, audio_from, audio_codec, seconds):
+def audio_codec_arguments(container, audio_codec, layout=None):
+    """``-c:a ...`` for the first audio stream: copied when ``container`` takes ``audio_codec``,
+    else AAC, downmixed to stereo when the encoder does not take the channel ``layout``."""
+    takes = _MKV_AUDIO_COPY if container == "matroska" else _MP4_AUDIO_COPY
+    if audio_codec in takes:
+        return ["-c:a", "copy"]
+    downmix = [] if layout is None or layout in _AAC_LAYOUTS else ["-ac", "2"]
+    return ["-c:a", "aac", "-b:a", "192k"] + downmix
+
+
+# when the first choice fails anyway: AAC stereo, which every container here takes
+FALLBACK_AUDIO = ["-c:a", "aac", "-b:a", "192k", "-ac", "2"]
+
+
+def audio_arguments(container, audio_from, audio_codec, seconds, layout=None):
     """ffmpeg input and output arguments that carry the first audio stream of ``audio_from``."""
     if not audio_from or not audio_codec:
         return [], []
     inputs = (["-t", f"{seconds:.6f}"] if seconds else []) + ["-i", audio_from]
-    copy = container == "matroska" or audio_codec in _MP4_AUDIO_COPY
-    codec = ["-c:a", "copy"] if copy else ["-c:a", "aac", "-b:a", "192k"]
-    return inputs, ["-map", "0:v:0", "-map", "1:a:0"] + codec
+    return inputs, ["-map", "0:v:0", "-map", "1:a:0"] + audio_codec_arguments(
+        container, audio_codec, layout)
 
 
 class VideoWriter:
@@ -240,7 +270,9 @@ class VideoWriter:
     every browser and player decodes. ``crf=0``: lossless x264 in yuv444p (only the RGB->YUV
     rounding is lost; BT.709 matrix, tagged), which browsers refuse. ``audio_from``: a video whose
     first audio stream is carried into the file (copied when the container takes the codec,
-    AAC otherwise), cut to ``audio_seconds`` when given. The file is written under a temporary
+    AAC otherwise, downmixed to stereo when AAC does not take its channel layout; when no way
+    works, the video is written without sound and ``audio_note`` says so), cut to
+    ``audio_seconds`` when given. The file is written under a temporary
     name and renamed when :meth:`close` succeeds; on an exception inside the ``with`` block it is
     removed. Use as ``with VideoWriter(path, fps, w, h) as out: out.write(frame)``.
     """
@@ -268,25 +300,33 @@ class VideoWriter:
         self.path, self.width, self.height = path, width, height
         self.frames = 0
         self._tmp = None        # a unique temporary next to the target (lib/io/atomic.py)
-        audio_codec = probe_video(audio_from, count_frames=False)["audio_codec"] \
-            if audio_from else None
-        self.audio_codec = audio_codec
-        audio_in, audio_out = audio_arguments(_CONTAINERS[ext], audio_from, audio_codec,
-                                              audio_seconds)
+        self._video_tmp = None  # with sound: the video alone, before the sound is added
+        self._proc = None
+        self._container = _CONTAINERS[ext]
+        info = probe_video(audio_from, count_frames=False) if audio_from else {}
+        self.audio_codec, self.audio_layout = info.get("audio_codec"), info.get("audio_layout")
+        self._audio = (audio_from, audio_seconds) if self.audio_codec else None
+        self.audio_note = None      # the line said when the sound could not be carried over
+        # With sound, the video is encoded alone first and the sound added by a second pass
+        # that copies the video: no problem of the sound can cost the encoded video.
         cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-               "-r", rate_argument(fps), "-i", "-"] + audio_in + audio_out + [
+               "-r", rate_argument(fps), "-i", "-",
                "-vf", f"scale=out_color_matrix=bt709:out_range=tv,format={pix_fmt}",
                "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", pix_fmt,
                "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
                "-color_range", "tv"]
-        if _CONTAINERS[ext] in ("mp4", "mov"):
+        if self._container in ("mp4", "mov") and self._audio is None:
             cmd += ["-movflags", "+faststart"]
         try:
             self._tmp = atomic.reserve_temp(path)
+            if self._audio is not None:
+                self._video_tmp = atomic.reserve_temp(path)
         except OSError as err:
+            self.abort()
             raise UserError(f"cannot write video '{path}': {err.strerror or err}") from None
-        cmd += ["-f", _CONTAINERS[ext], self._tmp]      # -f: the name's suffix is no format
+        # -f: the name's suffix is no format
+        cmd += ["-f", self._container, self._video_tmp or self._tmp]
         self._err = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                       stderr=self._err)
@@ -321,7 +361,42 @@ class VideoWriter:
                        f"ffmpeg exit status {status}")
         self._proc = None
         self._err.close()
-        os.replace(self._tmp, self.path)
+        if self._audio is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._add_audio()
+
+    def _mux_command(self, codec_arguments):
+        audio_from, seconds = self._audio
+        cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+               "-i", self._video_tmp] + (["-t", f"{seconds:.6f}"] if seconds else []) + [
+               "-i", audio_from, "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
+        cmd += codec_arguments
+        if self._container in ("mp4", "mov"):
+            cmd += ["-movflags", "+faststart"]
+        return cmd + ["-f", self._container, self._tmp]
+
+    def _add_audio(self):
+        """The encoded video plus the source's sound: copied when the container takes its codec,
+        else re-encoded (downmixed when needed), else AAC stereo; when nothing works, the video
+        without sound and one line saying so."""
+        first = audio_codec_arguments(self._container, self.audio_codec, self.audio_layout)
+        for codec_arguments in (first, FALLBACK_AUDIO) if first != FALLBACK_AUDIO else (first,):
+            proc = subprocess.run(self._mux_command(codec_arguments), capture_output=True,
+                                  text=True, errors="replace")
+            if proc.returncode == 0:
+                os.remove(self._video_tmp)
+                os.replace(self._tmp, self.path)
+                return
+            if any(text in proc.stderr for text in NO_SPACE_TEXTS):
+                self.abort()
+                raise UserError(no_space_message(f"'{self.path}'", "the same command"))
+        os.replace(self._video_tmp, self.path)
+        os.remove(self._tmp)
+        self.audio_note = (f"note: the sound of '{self._audio[0]}' ({self.audio_codec}, "
+                           f"{self.audio_layout or 'unknown layout'}) cannot be carried into "
+                           f"'{os.path.basename(self.path)}'; the video was written without sound")
+        print(self.audio_note, flush=True)
 
     def abort(self):
         """Stop ffmpeg and remove the unfinished file."""
@@ -334,8 +409,9 @@ class VideoWriter:
                 self._proc.kill()
             self._proc.wait()
             self._proc = None
-        if self._tmp and os.path.exists(self._tmp):
-            os.remove(self._tmp)
+        for tmp in (self._tmp, self._video_tmp):
+            if tmp and os.path.exists(tmp):
+                os.remove(tmp)
 
     def __enter__(self):
         return self

@@ -84,3 +84,68 @@ def test_ntsc_rates_are_exact_fractions():
     assert rate_argument(23.976) == "24000/1001"
     assert rate_argument(30.02) == "30.02" and rate_argument(25) == "25.0"
     assert os.path.basename(ffmpeg_exe())
+
+
+def clip_with_audio(folder, name, *audio_args):
+    """A 10-frame 16x16 clip at 25 fps with a sine tone encoded by ``audio_args``."""
+    path = str(folder / name)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=16x16:rate=25:duration=0.4", "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=0.4", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    *audio_args, path], check=True)
+    return path
+
+
+@pytest.mark.parametrize("case", ["adpcm_into_mkv", "16ch_into_mp4", "16ch_pcm_into_mkv"])
+def test_sound_the_container_or_encoder_refuses_still_lands(tmp_path, capsys, case):
+    """nv09 (ADPCM into mkv), nv14 (16 channels into AAC): the sound is probed first and
+    re-encoded to what the container and encoder take (downmixed to stereo); the video is
+    written with sound, and nothing of ffmpeg's is printed."""
+    from lib.infer.driver import run_inference
+    sources = {
+        "adpcm_into_mkv": ("adpcm.avi", ["-c:a", "adpcm_ima_wav"], "mkv"),
+        "16ch_into_mp4": ("c16.mkv", ["-af", "aformat=channel_layouts=hexadecagonal",
+                                      "-c:a", "pcm_s16le"], "mp4"),
+        "16ch_pcm_into_mkv": ("c16.avi", ["-ac", "16", "-c:a", "pcm_s16le"], "mkv"),
+    }
+    name, audio_args, ext = sources[case]
+    source = clip_with_audio(tmp_path, name, *audio_args)
+    ckpt = save_random_model(str(tmp_path / "m" / "model"))
+    run_inference(inference_config(input_dir_LR=source, output_dir=str(tmp_path / "o"),
+                                   checkpoint=ckpt, num_resblock=2, output_ext=ext,
+                                   progress=False))
+    out = str(tmp_path / "o" / f"output_{os.path.splitext(name)[0]}.{ext}")
+    captured = capsys.readouterr()
+    assert "[" not in captured.err and "without sound" not in captured.out, captured
+    audio = [s for s in ffmpeg_streams(out) if "Audio:" in s]
+    if case == "16ch_pcm_into_mkv":         # Matroska takes it as it is: copied, all 16
+        assert len(audio) == 1 and "pcm_s16le" in audio[0] and "9.1.6" in audio[0], audio
+    else:
+        assert len(audio) == 1 and "aac" in audio[0], audio
+    if case == "16ch_into_mp4":
+        assert "stereo" in audio[0]
+    assert probe_video(out)["frames"] == 10
+    assert sorted(os.listdir(tmp_path / "o")) == sorted(
+        n for n in os.listdir(tmp_path / "o") if not n.endswith(".partial"))
+
+
+def test_sound_that_cannot_be_carried_at_all_leaves_the_video(tmp_path, capsys, monkeypatch):
+    """When no way of carrying the sound works, the video is written without it, with one line
+    saying so."""
+    import lib.io.video_io as video_io
+    source = clip_with_audio(tmp_path, "a.mkv", "-c:a", "pcm_s16le")
+    broken = ["-c:a", "no_such_encoder"]
+    monkeypatch.setattr(video_io, "audio_codec_arguments", lambda *a: broken)
+    monkeypatch.setattr(video_io, "FALLBACK_AUDIO", ["-c:a", "also_no_such_encoder"])
+    path = str(tmp_path / "out.mp4")
+    frames = list(iter_video_frames(source))
+    with VideoWriter(path, 25.0, 16, 16, audio_from=source) as out:
+        for frame in frames:
+            out.write(frame)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed == [f"note: the sound of '{source}' (pcm_s16le, mono) cannot be carried into "
+                       "'out.mp4'; the video was written without sound"]
+    streams = ffmpeg_streams(path)
+    assert not [s for s in streams if "Audio:" in s] and probe_video(path)["frames"] == 10
+    assert os.listdir(tmp_path) == ["a.mkv", "out.mp4"] or sorted(os.listdir(tmp_path)) == \
+        ["a.mkv", "out.mp4"]
