@@ -32,6 +32,15 @@ def list_pngs(folder, role):
     """Sorted PNG frames of ``folder``; ``role`` ('result', 'target', ...) goes into messages."""
     if not folder or not os.path.isdir(folder):
         raise UserError(f"{role} folder '{folder}' does not exist or is not a folder")
+    # Frames are paired by sorted index: one that cannot be read (a symlink loop, a dangling
+    # link) must be named itself, not left out to shift the pairing and blame another frame.
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.lower().endswith(".png") and not name.startswith(EXCLUDE_PREFIX):
+            reason = frame_io.not_a_frame_reason(path)
+            if reason is not None:
+                raise UserError(f"{role} frame '{path}' cannot be read ({reason}); the metrics "
+                                "pair frames by sorted index, so fix or remove it")
     try:
         return list_frames(folder, extensions=(".png",), exclude_prefix=EXCLUDE_PREFIX)
     except UserError:

@@ -236,3 +236,17 @@ def test_full_disk_is_one_error_and_leaves_no_partial_file(pair, capsys, monkeyp
     left = [os.path.join(d, n) for d, _, names in os.walk(log_dir) for n in names]
     assert not [p for p in left if p.endswith(".partial")], left
     assert name not in left, left
+
+
+def test_symlink_loop_among_result_frames_names_that_frame(pair, capsys):
+    """nm21: a symlink loop (or a dangling link) among the result frames is named itself; it is
+    not left out, which would shift the pairing and blame the last target frames."""
+    root, out, gt = pair
+    os.remove(os.path.join(out, "output_0003.png"))
+    os.remove(os.path.join(out, "output_0004.png"))
+    os.symlink("output_0004.png", os.path.join(out, "output_0003.png"))
+    os.symlink("output_0003.png", os.path.join(out, "output_0004.png"))
+    err = _fails(_argv(root, out, gt), capsys)
+    assert f"result frame '{os.path.join(out, 'output_0003.png')}' cannot be read" in err
+    assert "0006.png" not in err and "0007.png" not in err
+    assert not os.path.exists(os.path.join(root, "log"))
