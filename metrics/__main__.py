@@ -40,9 +40,8 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from lib.io.folder_lock import FolderLock
-    from lib.io.output_paths import check_not_an_input, prepare_output_dir, remove_if_empty
     from metrics.evaluate import evaluate
+    from metrics.output_guard import guarded_output
 
     args = parse_args(argv)
     results, targets = _split(args.results), _split(args.targets)
@@ -51,23 +50,12 @@ def main(argv=None):
         raise UserError("give --results and --targets (comma lists of folders, paired in order)")
     # --targets with --baseline_lr but no --results: score the bicubic baseline only
     paired = (results, targets) if results or not baseline else ([], [])
-    check_not_an_input(args.output, "--output", [("--targets", f) for f in targets]
-                       + [("--results", f) for f in results]
-                       + [("--baseline_lr", f) for f in baseline])
-    # a file, a file as parent, or an unwritable place: one error line before any work
-    created = prepare_output_dir(args.output, "--output")
-    lock = FolderLock(args.output, "metrics output folder")    # one metrics run per --output
-    try:
-        lock.acquire()
+    inputs = ([("--targets", f) for f in targets] + [("--results", f) for f in results]
+              + [("--baseline_lr", f) for f in baseline])
+    with guarded_output(args.output, "--output", inputs):
         return evaluate(*paired, args.output, baseline_lr=baseline or None,
                         baseline_targets=targets if baseline else None, lpips=args.lpips,
                         device=args.device, progress=not args.no_progress, verbose=args.verbose)
-    except BaseException:
-        lock.release()
-        remove_if_empty(created)    # leave no empty folder behind when the inputs were bad
-        raise
-    finally:
-        lock.release()
 
 
 if __name__ == "__main__":

@@ -315,12 +315,18 @@ def run_mode2(results_root="./results", hr_root="./HR", lr_root="./LR",
     if not scenes:
         print(f"no results in '{results_root}' match '{hr_root}'; scoring the bicubic baseline "
               "only", flush=True)
-    return evaluate([os.path.join(results_root, s) for s in scenes],
-                    [os.path.join(hr_root, s) for s in scenes], output,
-                    baseline_lr=[os.path.join(lr_root, s) for s in base_scenes],
-                    baseline_targets=[os.path.join(hr_root, s) for s in base_scenes],
-                    scenes=scenes, baseline_scenes=base_scenes, lpips=lpips, device=device,
-                    progress=progress, verbose=verbose)
+    from metrics.output_guard import guarded_output
+    inputs = [(f"--{flag}", os.path.join(root, s)) for flag, root, names in
+              (("results_root", results_root, scenes), ("hr_root", hr_root, scenes + base_scenes),
+               ("lr_root", lr_root, base_scenes)) for s in names]
+    inputs += [("--results_root", results_root), ("--hr_root", hr_root), ("--lr_root", lr_root)]
+    with guarded_output(output, "--output", inputs):     # issue 19: not an input, one run
+        return evaluate([os.path.join(results_root, s) for s in scenes],
+                        [os.path.join(hr_root, s) for s in scenes], output,
+                        baseline_lr=[os.path.join(lr_root, s) for s in base_scenes],
+                        baseline_targets=[os.path.join(hr_root, s) for s in base_scenes],
+                        scenes=scenes, baseline_scenes=base_scenes, lpips=lpips, device=device,
+                        progress=progress, verbose=verbose)
 
 
 def mode2_parser(prog="python3 runGan.py 2"):

@@ -48,3 +48,19 @@ def test_second_metrics_run_on_a_held_output_folder_is_refused(tmp_path):
     status, stdout, stderr = run_cli(args)  # now the run gets to its inputs (a missing folder)
     assert status == 2 and "another run" not in stderr and "'" + str(tmp_path / "x") in stderr
     assert sorted(os.listdir(out)) == ["metrics.csv"]
+
+
+def test_rungan_2_output_into_a_ground_truth_folder_is_refused(tmp_path):
+    import pytest
+
+    from lib.errors import UserError
+    from metrics.evaluate import run_mode2
+    for root in ("results", "HR"):
+        _frames(tmp_path / root / "calendar")
+    before = tree_hashes(tmp_path)
+    for output, flag in ((tmp_path / "HR" / "calendar", "--hr_root"),
+                         (tmp_path / "results", "--results_root")):
+        with pytest.raises(UserError, match=f"is the {flag} folder"):
+            run_mode2(str(tmp_path / "results"), str(tmp_path / "HR"), str(tmp_path / "LR"),
+                      output=str(output), lpips="off", progress=False)
+    assert tree_hashes(tmp_path) == before
