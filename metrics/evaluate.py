@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lib.errors import ArgumentParser, UserError
-from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8
+from lib.io.frame_io import list_frames, read_image_rgb8
 from lib.project import import_tensorflow
 from metrics import inputs, report
 from metrics.image_metrics import crop_8x8, psnr_y, ssim_y
@@ -130,6 +130,17 @@ def check_lr_for_targets(lr_dir, target_dir):
     return lrs
 
 
+def _write_png_whole(path, rgb):
+    """The bytes ``cv2.imwrite`` writes, through a temporary (a full disk: one error, no half
+    frame)."""
+    import cv2
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise UserError(f"cannot encode image '{path}'")
+    with report.whole_file(path, "wb") as handle:
+        handle.write(encoded.tobytes())
+
+
 def make_bicubic_frames(lr_dir, out_dir, progress=False):
     """Write the bicubic x4 of every PNG frame of ``lr_dir`` to ``out_dir`` (same names)."""
     from tqdm import tqdm
@@ -144,7 +155,7 @@ def make_bicubic_frames(lr_dir, out_dir, progress=False):
             os.remove(os.path.join(out_dir, name))
     for path in tqdm(frames, desc=f"bicubic {os.path.basename(lr_dir)}", unit="frame",
                      disable=not progress, leave=False):
-        write_image_rgb8(os.path.join(out_dir, os.path.basename(path)),
+        _write_png_whole(os.path.join(out_dir, os.path.basename(path)),
                          bicubic_frame(read_image_rgb8(path)))
     return out_dir
 

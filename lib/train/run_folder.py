@@ -136,7 +136,9 @@ def check_same_structure(state_path, identity):
 
 
 def write_run_file(output_dir, identity):
-    with open(os.path.join(output_dir, RUN_FILE), "w") as handle:
+    """``run.json``, whole or not at all (a half-written one would make the folder unresumable)."""
+    from lib.io.atomic import atomic_file
+    with atomic_file(os.path.join(output_dir, RUN_FILE), "w") as handle:
         json.dump(identity, handle, indent=1, sort_keys=True)
 
 

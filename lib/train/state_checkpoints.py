@@ -240,9 +240,27 @@ def save_or_undo(output_dir, step, undo=True):
             raise
         if undo:
             undo_save(output_dir, step)
-        steps = state_steps(output_dir)
-        resume = (f"training resumes from the last checkpoint "
-                  f"'{os.path.join(output_dir, STATE_DIR, f'ckpt-{steps[0]}')}' (step {steps[0]})"
-                  if steps else "training starts again from step 0")
         raise NoSpaceError(no_space_message(f"the checkpoint of step {step} in '{output_dir}'",
-                                         f"the same command; {resume}")) from None
+                                            f"the same command; {_resume_text(output_dir)}")) \
+            from None
+
+
+def _resume_text(output_dir):
+    steps = state_steps(output_dir)
+    return (f"training resumes from the last checkpoint "
+            f"'{os.path.join(output_dir, STATE_DIR, f'ckpt-{steps[0]}')}' (step {steps[0]})"
+            if steps else "training starts again from step 0")
+
+
+@contextlib.contextmanager
+def disk_full_is_user_error(output_dir):
+    """Any other write of a run (run.json, the log, summaries, source copies) on a full disk:
+    one UserError saying where a rerun resumes (checkpoint saves have :func:`save_or_undo`)."""
+    try:
+        yield
+    except Exception as err:          # noqa: BLE001 (re-raised unless it is a full disk)
+        if not is_disk_full(err):
+            raise
+        raise NoSpaceError(no_space_message(f"into the run folder '{output_dir}'",
+                                            f"the same command; {_resume_text(output_dir)}")) \
+            from None

@@ -55,7 +55,7 @@ from lib.train.run_folder import (check_same_structure, copy_sources, find_resum
                                   write_run_file)
 from lib.train.start_weights import (GLOBAL_STEP_NAME, check_start_checkpoint, load_pretrained,
                                      load_weights_strict, restore_state)
-from lib.train.state_checkpoints import STATE_DIR, save_or_undo
+from lib.train.state_checkpoints import STATE_DIR, disk_full_is_user_error, save_or_undo
 from lib.train.strategy import bf16_note, choose_strategy, is_chief, peer_loss_is_user_error
 from lib.train.summaries import write_scalars, write_sequences
 from lib.train.teco_step import build
@@ -485,7 +485,8 @@ def train(config, data, run, log=print):
         if nothing_to_do(plan, run.output_dir, early_log):
             return NothingToDo(plan.resume_step)
         with console_log_file(plan.summary_dir, log is print and chief, early), \
-                sigterm_as_interrupt(), peer_loss_is_user_error(strategy, run.output_dir):
+                sigterm_as_interrupt(), peer_loss_is_user_error(strategy, run.output_dir), \
+                disk_full_is_user_error(run.output_dir):
             copy_sources(plan.summary_dir)
             trainer = Trainer(config, data, run, plan, strategy, chief, log)
             try:

@@ -314,3 +314,24 @@ def test_full_disk_during_a_save_is_undone_and_the_rerun_resumes_exactly(clean_d
         tensors(os.path.join(out, "state", "ckpt-4"))
     assert [k for k in a if not np.array_equal(a[k], b[k])] == []
     assert os.path.exists(os.path.join(out, "model-4.index"))
+
+
+def test_full_disk_elsewhere_in_the_run_is_one_error(clean_data, straight, tmp_path,
+                                                     monkeypatch):
+    """A full disk while the run writes anything else (here the source copies) is one error
+    saying where the rerun resumes; run.json is written whole or not at all."""
+    import errno
+
+    import lib.train.trainer as trainer_module
+    from lib.errors import UserError
+    out = str(tmp_path / "run")
+    shutil.copytree(straight, out)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(trainer_module, "copy_sources", full)
+    with pytest.raises(UserError) as err:
+        train_in_process(clean_data, out, max_iter=6)
+    assert str(err.value) == (f"no space left on device while writing into the run folder "
+                              f"'{out}'; free space and rerun: the same command; training "
+                              f"resumes from the last checkpoint '{out}/state/ckpt-4' (step 4)")
