@@ -100,8 +100,9 @@ def check_export_config(config):
                         "--overwrite to replace the files an export writes there (once the new "
                         "ones are complete; other files stay), or another folder")
     checkpoint = os.path.realpath(checkpoint_prefix(config.checkpoint))
-    inside = os.path.realpath(output_dir).rstrip(os.sep) + os.sep
-    if config.overwrite and checkpoint.startswith(inside):
+    target = os.path.realpath(output_dir)
+    if config.overwrite and (checkpoint == target or
+                             checkpoint.startswith(target.rstrip(os.sep) + os.sep)):
         raise UserError(f"the checkpoint '{config.checkpoint}' lies inside --output_dir "
                         f"'{output_dir}'; export to another folder (--overwrite never replaces "
                         "files next to the checkpoint being exported)")

@@ -59,6 +59,10 @@ def test_overwrite_refuses_a_target_holding_the_checkpoint(tmp_path):
     before = _hashes(tmp_path)
     with pytest.raises(UserError, match="lies inside --output_dir"):
         _export(checkpoint, target, overwrite=True)
+    (target / "checkpoint").write_text('model_checkpoint_path: "model-10"\n')
+    before = _hashes(tmp_path)
+    with pytest.raises(UserError, match="lies inside --output_dir"):   # the run folder itself
+        _export(str(target), target, overwrite=True)
     assert _hashes(tmp_path) == before
 
 
