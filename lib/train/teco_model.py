@@ -131,7 +131,7 @@ class TecoModel(tf.Module):
         seq = self.unroll(r_inputs, r_targets, checks)
         gen_outputs, targets = seq["gen_outputs"], seq["r_targets"]
         hr = cfg.hr_size
-        values, extras = {}, {"bn_stats": None}
+        values, extras = {}, {"bn_stats": None, "gen_flow_lr": seq["gen_flow_lr"]}
 
         content = L.content_loss(gen_outputs, targets)
         warp = L.warp_loss(seq["input_frames"], seq["s_input_warp"])

@@ -223,12 +223,16 @@ class TecoTrainStep:
             gen_loss = totals["gen_loss"] * scale
             warp_loss = totals["warp_loss"] * (cfg.warp_scaling * scale)
             d_loss = totals["d_loss"] * scale if cfg.gan else None
-        # fnet loss = generator loss + warp_scaling * warp loss: one backward pass for the shared
-        # part, a cheap one (FNet only) for the warp term.
-        gf = tape.gradient(gen_loss, g_vars + f_vars)
-        warp_grads = tape.gradient(warp_loss, f_vars)
-        g_grads = gf[:len(g_vars)]
-        f_grads = [a + b for a, b in zip(gf[len(g_vars):], warp_grads)]
+        # fnet loss = generator loss + warp_scaling * warp loss. FNet reaches both only through
+        # its flow, so (as TF1's tf.gradients of the fnet loss did) the two gradients are summed
+        # at the flow and FNet is back-propagated once: one pass from the generator loss to the
+        # generator and the flow, a cheap one from the warp loss to the flow, one through FNet.
+        flow = extras["gen_flow_lr"]
+        grads = tape.gradient(gen_loss, g_vars + [flow])
+        g_grads, flow_grad = grads[:len(g_vars)], tape.gradient(warp_loss, flow)
+        if grads[-1] is not None:   # None only for a one-frame sequence
+            flow_grad = grads[-1] + flow_grad
+        f_grads = tape.gradient(flow, f_vars, output_gradients=flow_grad)
         d_grads = tape.gradient(d_loss, d_vars) if cfg.gan else []
         del tape
         scalars = [values[n] * scale for n in self.names]
