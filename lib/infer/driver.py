@@ -18,6 +18,7 @@ The configuration is an :class:`lib.infer.config.InferenceConfig` (main.py build
 command-line flags).
 """
 import contextlib
+import signal
 import sys
 import time
 
@@ -55,12 +56,32 @@ def run_inference(config, prepared=None):
 
     tee = tee_stdout(prepared.summary_dir)
     try:
-        return _run(config, prepared.source, prepared.plan, generator, fnet)
+        with _sigterm_as_interrupt():   # a kill ends as Ctrl-C does: temporaries and lock go
+            return _run(config, prepared.source, prepared.plan, generator, fnet)
     finally:
         prepared.plan.close()           # the output folder's lock (taken with the first frame)
         sys.stdout.flush()
         sys.stdout = tee.stream
         tee.close()
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises KeyboardInterrupt (main thread only): the writer stops, the frame being
+    written loses its temporary, the output folder's lock is released; exit status 130."""
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:              # not the main thread: leave the signal alone
+        old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 def make_upscaler(config, generator, fnet, height, width):

@@ -188,3 +188,37 @@ def test_video_output_through_a_unique_temporary(tmp_path, monkeypatch):
     assert len(target) == 1 and os.path.basename(target[0]).startswith(".clip.mp4.")
     assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "clip.mp4.partial"]
     assert (tmp_path / "clip.mp4.partial").read_text().startswith("a user's file")
+
+
+def test_sigterm_mid_run_releases_the_folder_and_leaves_no_temporary(tmp_path, model):
+    """SIGTERM during the clip ends the run as Ctrl-C (exit 130): frames written so far are
+    whole, no temporary, no lock file; the rerun completes the clip."""
+    import subprocess
+    import sys
+    from conftest import REPO_ROOT
+    clip = _clip(str(tmp_path / "clip"))
+    out = str(tmp_path / "out")
+    code = f"""
+import os, signal, sys
+sys.path.insert(0, {REPO_ROOT!r})
+from lib.errors import run_cli
+from lib.infer import driver
+from inference_helpers import inference_config
+real, steps = driver._recurrent_step, []
+def step(*args):
+    steps.append(1)
+    if len(steps) == 8:           # the third frame of the clip (after 5 warm-up steps)
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real(*args)
+driver._recurrent_step = step
+run_cli(driver.run_inference, inference_config(input_dir_LR={clip!r}, output_dir={out!r},
+        checkpoint={model!r}, num_resblock=2))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=900, cwd=os.path.join(REPO_ROOT, "tests"))
+    assert result.returncode == 130 and "interrupted" in result.stderr, result.stderr[-2000:]
+    left = os.listdir(out)
+    assert [n for n in left if "partial" in n or "lock" in n] == []
+    assert len([n for n in left if n.endswith(".png")]) < 6
+    _run(model, clip, out)
+    assert len([n for n in os.listdir(out) if n.endswith(".png")]) == 6
