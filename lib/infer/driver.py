@@ -71,8 +71,8 @@ def _raise_interrupt(signum, frame):
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt (main thread only): the writer stops, the frame being
-    written loses its temporary, the output folder's lock is released; exit status 130."""
+    """SIGTERM raises KeyboardInterrupt (main thread only): the writer finishes the frames queued
+    so far (each whole), the output folder's lock is released; exit status 130."""
     try:
         old = signal.signal(signal.SIGTERM, _raise_interrupt)
     except ValueError:              # not the main thread: leave the signal alone
