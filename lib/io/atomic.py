@@ -28,6 +28,30 @@ _LEFTOVER = re.compile(r"^\..+\.[A-Za-z0-9_]+\.partial$")
 NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
+def _umask():
+    """The process umask, read without changing it where Linux says it (os.umask can only be read
+    by setting it, which races with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_created(tmp, folder=False):
+    """Give a temporary the mode a plain open()/mkdir() would (mkstemp/mkdtemp make 0600/0700,
+    which the rename would carry to the user's outputs)."""
+    try:
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
+    except OSError:
+        pass
+
+
 def temp_prefix(path):
     return f".{os.path.basename(os.path.normpath(path))}."
 
@@ -59,6 +83,7 @@ def atomic_file(path, mode="wb", fsync=True, **open_kwargs):
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=PARTIAL, dir=folder)
     try:
+        _as_created(tmp)
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             if fsync:
@@ -87,6 +112,7 @@ def reserve_temp(path):
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=PARTIAL,
                                dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
+    _as_created(tmp)
     return tmp
 
 
@@ -103,6 +129,7 @@ def atomic_folder(path, replace_names=None):
     tmp = tempfile.mkdtemp(prefix=temp_prefix(target), suffix=PARTIAL,
                            dir=os.path.dirname(target))
     try:
+        _as_created(tmp, folder=True)
         yield tmp
         if not os.path.lexists(target):
             os.rename(tmp, target)
