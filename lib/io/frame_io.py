@@ -151,7 +151,8 @@ def write_image_rgb8_atomic(path, rgb):
     except OSError as err:
         if atomic.is_no_space(err):
             raise UserError(f"no space left on the device for '{path}'; free some space and "
-                            "run again (finished frames are kept and not redone)") from None
+                            "run the same command again (the frames written so far are whole)") \
+                from None
         raise UserError(f"cannot write image '{path}': {err.strerror}") from None
 
 
