@@ -69,7 +69,9 @@ def parse_tf_config(raw):
     except ValueError:
         raise UserError(f"TF_CONFIG is not valid JSON; {EXPECTED}") from None
     if not isinstance(value, dict):
-        raise _bad(f"must be a JSON object, not a {type(value).__name__}")
+        kind = {list: "list", str: "string", bool: "boolean", int: "number", float: "number",
+                type(None): "null"}.get(type(value), type(value).__name__)
+        raise _bad(f"must be a JSON object, not a {kind}")
     cluster = value.get("cluster", {})
     _check_cluster(cluster)
     if cluster:
