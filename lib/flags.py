@@ -103,6 +103,10 @@ F.DEFINE_enum("distribute", "auto", ["auto", "none", "mirrored", "multiworker"],
 F.DEFINE_float("ema_decay", 0.0, "train: keep an exponential moving average of the generator "
              "and FNet weights with this decay (e.g. 0.999; 0 = off, as the original), resumed "
              "with the run and saved as model_ema-<step> next to model-<step>")
+F.DEFINE_boolean("vgg_shift", False, "train: (ours) the perceptual loss compares the frames "
+                 "cropped by a 0-3 px offset that cycles with the step, so the perceptual "
+                 "network's max-pool grid stops meeting the generator's 4-pixel upsampling grid "
+                 "at one phase; without it a 4-pixel grid grows in the output (off = the original)")
 F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
                  "reproducible runs and resumes, somewhat slower)")
 

@@ -1,5 +1,6 @@
 """The numbers of ``python3 -m metrics.validate``: one checkpoint's recurrent inference on a
-validation scene, and PSNR-Y / LPIPS / tOF of any frame sequence against the HR frames.
+validation scene, and PSNR-Y / LPIPS / tOF of any frame sequence against the HR frames, and
+the 4-pixel grid of the output (``metrics.grid_phase.largest_offset`` over the scored frames).
 
 Inference is main.py's (lib/infer/driver.py): the 5-frame mirrored warm-up, the same recurrent
 step and automatic tiling, outputs as main.py saves them (uint8 of trunc(clip(x * 255))), so the
@@ -15,6 +16,7 @@ from lib.infer.driver import build_models
 from lib.infer.recurrent import RecurrentUpscaler, warmup_order
 from lib.infer.tiling import choose_tile
 from lib.models.checkpoint import load_official
+from metrics.grid_phase import largest_offset
 from metrics.image_metrics import crop_8x8, psnr_y
 from metrics.inputs import evaluated_indices
 from metrics.temporal import farneback, grey, tof_from_flows
@@ -65,7 +67,8 @@ def bicubic_outputs(lr_frames):
 def score(targets, outputs, lpips_metric=None):
     """{metric: mean over the scored frames} of ``outputs`` against ``targets`` (RGB uint8)."""
     values = {key: [] for key in METRICS}
-    prev = None
+    values.pop("grid")
+    prev, scored_outputs = None, []
     for i in evaluated_indices(len(targets)):
         target = targets[i]
         output = outputs[i][:target.shape[0], :target.shape[1]]
@@ -74,11 +77,14 @@ def score(targets, outputs, lpips_metric=None):
             values["tOF"].append(tof_from_flows(farneback(prev[0], cur[0]),
                                                 farneback(prev[1], cur[1])))
         prev = cur
+        scored_outputs.append(output)
         target_crop, output_crop = crop_8x8(target)[0], crop_8x8(output)[0]
         values["PSNR_Y"].append(psnr_y(target_crop, output_crop))
         if lpips_metric is not None:
             values["LPIPS"].append(float(lpips_metric.distance(target_crop, output_crop)))
-    return {key: (float(np.mean(v)) if v else float("nan")) for key, v in values.items()}
+    out = {key: (float(np.mean(v)) if v else float("nan")) for key, v in values.items()}
+    out["grid"] = largest_offset(scored_outputs) if scored_outputs else float("nan")
+    return out
 
 
 def mean_over_scenes(per_scene):

@@ -5,11 +5,12 @@
     python3 -m metrics.validate --run_dir runs/frvsr --val_dir /work/data/val --json val.json
 
 Vid4 is the test set: looking at it while training turns it into a validation set. This scores
-every checkpoint (each ``--checkpoint`` prefix, and every ``model-N`` of each ``--run_dir``,
-sorted by N) on the scenes of ``--val_dir`` (one folder of HR frames per scene, never trained
+every checkpoint (each ``--checkpoint`` prefix, and every ``model-N`` and ``model_ema-N`` of each
+``--run_dir``, sorted by N) on the scenes of ``--val_dir`` (one folder of HR frames per scene, never trained
 on): each scene is degraded as ``main.py --mode inference --input_dir_HR`` degrades it, run
 through the recurrent inference, and scored with PSNR-Y, LPIPS and tOF as ``python3 -m metrics``
-scores (metrics/val_scoring.py). The bicubic baseline is scored once. Prints a compact table;
+scores, and for a 4-pixel grid as ``python3 -m metrics.grid_phase`` measures it
+(metrics/val_scoring.py). The bicubic baseline is scored once. Prints a compact table;
 ``--json`` writes the numbers. Bad input is one ``error:`` line and exit status 2, reported
 before TensorFlow loads.
 """
@@ -21,7 +22,10 @@ import sys
 from lib.errors import ArgumentParser, UserError, run_cli
 
 BICUBIC = "bicubic"
-METRICS = ("PSNR_Y", "LPIPS", "tOF")     # per scene and mean, in the table and the JSON
+# per scene and mean, in the table and the JSON; "grid": the largest mean high-pass of a column or
+# row phase x % 4 over the scored output frames, in grey levels (metrics/grid_phase.py; ground
+# truth and bicubic about 0.1, a visible 4-pixel grid 1 or more)
+METRICS = ("PSNR_Y", "LPIPS", "tOF", "grid")
 
 
 def parse_args(argv=None):
@@ -29,7 +33,8 @@ def parse_args(argv=None):
     parser.add_argument("--checkpoint", action="append", default=[],
                         help="a checkpoint prefix (repeat the flag to compare several)")
     parser.add_argument("--run_dir", action="append", default=[],
-                        help="a training run folder: every model-N in it, sorted by N")
+                        help="a training run folder: every model-N and model_ema-N (--ema_decay) "
+                        "in it, sorted by N")
     parser.add_argument("--val_dir", required=True,
                         help="folder with one sub-folder of HR frames per validation scene")
     parser.add_argument("--num_resblock", type=int, default=10,
@@ -42,14 +47,16 @@ def parse_args(argv=None):
 
 
 def run_checkpoints(run_dir):
-    """The ``model-N`` prefixes of a run folder, sorted by N."""
+    """The ``model-N`` and ``model_ema-N`` prefixes of a run folder, sorted by N (each
+    ``model-N`` before its ``model_ema-N``)."""
     if not os.path.isdir(run_dir):
         raise UserError(f"--run_dir '{run_dir}' does not exist or is not a folder")
-    numbers = sorted(int(m.group(1)) for m in (re.fullmatch(r"model-(\d+)\.index", n)
-                                              for n in os.listdir(run_dir)) if m)
-    if not numbers:
+    found = sorted((int(m.group(2)), m.group(1) == "model_ema")
+                   for m in (re.fullmatch(r"(model|model_ema)-(\d+)\.index", n)
+                             for n in os.listdir(run_dir)) if m)
+    if not found:
         raise UserError(f"--run_dir '{run_dir}' holds no model-N checkpoints (model-N.index)")
-    return [os.path.join(run_dir, f"model-{n}") for n in numbers]
+    return [os.path.join(run_dir, f"{'model_ema' if ema else 'model'}-{n}") for n, ema in found]
 
 
 def list_checkpoints(args):

@@ -55,6 +55,7 @@ class TrainConfig:
     adameps: float = 1e-8
     precision: str = "fp32"         # (ours) "bf16": mixed precision, lib/train/teco_model.py
     ema_decay: float = 0.0          # (ours) > 0: average of G and FNet, lib/train/teco_step.py
+    vgg_shift: bool = False         # (ours) perceptual loss on phase-shifted crops, teco_model.py
 
     @property
     def gan(self):

@@ -27,6 +27,32 @@ COMPUTE_DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16}
 PERCEPTUAL_NETS = {"vgg19": VGG19, "vgg16_lpips": VGG16}
 
 
+# --vgg_shift: the largest offset + 1 of the perceptual loss's crop (the generator's upsampling
+# period: two stride-2 transposed convolutions)
+VGG_SHIFT_PERIOD = 4
+
+
+def vgg_phase(global_step):
+    """(dy, dx) int32 [2] of ``--vgg_shift`` at ``global_step``: all 16 phase pairs in turn.
+
+    Why: the training crops start at multiples of 4 HR pixels, so without a shift the perceptual
+    network's max-pools (periods 2 to 16) always meet the same phase of the generator's 4-pixel
+    upsampling grid. Its gradient prefers some phases over others at a fixed place in that grid
+    (``benchmarks/grid_gradients.py``: about 5 % of its mean magnitude, 4x the content loss's),
+    and the transposed convolutions learn it as a 4-pixel grid. Cycling the phase with the step
+    (no random state, so a resumed run continues exactly) averages that preference out.
+    """
+    index = tf.math.floormod(tf.cast(global_step, tf.int32), VGG_SHIFT_PERIOD ** 2)
+    return tf.stack([index // VGG_SHIFT_PERIOD, index % VGG_SHIFT_PERIOD])
+
+
+def shifted_crop(frames, offset):
+    """``frames`` [N, H, W, C] cropped to [dy:dy + H - 4, dx:dx + W - 4] (static shape)."""
+    size = frames.shape[1] - VGG_SHIFT_PERIOD, frames.shape[2] - VGG_SHIFT_PERIOD
+    return tf.slice(frames, tf.stack([0, offset[0], offset[1], 0]),
+                    [-1, size[0], size[1], frames.shape[3]])
+
+
 def loss_names(config):
     """The logged values in the original's ``update_list_name`` order."""
     names = []
@@ -119,8 +145,13 @@ class TecoModel(tf.Module):
                 "input_frames": input_frames, "s_input_warp": s_input_warp,
                 "flows_finite": checks}
 
-    def forward(self, r_inputs, r_targets, dt_ratio, keep_tensors=False):
+    def forward(self, r_inputs, r_targets, dt_ratio, keep_tensors=False, vgg_offset=None):
         """All loss terms of one forward pass.
+
+        ``vgg_offset`` (``--vgg_shift``; int32 [2], each in 0..3): the perceptual loss compares
+        the frames cropped to ``[dy:dy + hr - 4, dx:dx + hr - 4]``, so the perceptual network's
+        max-pool grid meets the generator's 4-pixel upsampling grid at that phase (see
+        ``vgg_phase``). None: the whole frames, as the original.
 
         Returns ``(values, totals, extras)``: ``values`` {logged name: scalar} (the original's
         update_list), ``totals`` {gen_loss, fnet_loss, d_loss, warp_loss, t_balance} and
@@ -139,8 +170,13 @@ class TecoModel(tf.Module):
         values["l2_content_loss"], values["l2_warp_loss"] = content, warp
 
         if cfg.use_vgg:
-            gen_feat = self.vgg(tf.reshape(gen_outputs, [-1, hr, hr, 3]))
-            tar_feat = self.vgg(tf.reshape(targets, [-1, hr, hr, 3]))
+            gen_frames = tf.reshape(gen_outputs, [-1, hr, hr, 3])
+            tar_frames = tf.reshape(targets, [-1, hr, hr, 3])
+            if vgg_offset is not None:
+                gen_frames = shifted_crop(gen_frames, vgg_offset)
+                tar_frames = shifted_crop(tar_frames, vgg_offset)
+            gen_feat = self.vgg(gen_frames)
+            tar_feat = self.vgg(tar_frames)
             layer_losses = L.vgg_losses(gen_feat, tar_feat, self.vgg.feature_layers)
             vgg_all = 0.0
             for i, (weight, loss) in enumerate(zip(L.VGG_LAYER_WEIGHTS, layer_losses)):

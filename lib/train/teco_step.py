@@ -29,7 +29,7 @@ the mirrored EMA. The result equals the single-device step on the same global ba
 """
 import tensorflow as tf
 
-from lib.train.teco_model import TecoModel, loss_names
+from lib.train.teco_model import TecoModel, loss_names, vgg_phase
 from lib.train import losses as L
 
 EMA_DECAY = 0.99
@@ -212,14 +212,15 @@ class TecoTrainStep:
         return wrapper
 
     # -- replica side ---------------------------------------------------------------------------
-    def _replica_train(self, r_inputs, r_targets, lr, dt):
+    def _replica_train(self, r_inputs, r_targets, lr, dt, vgg_offset=None):
         cfg, model = self.config, self.model
         ctx = tf.distribute.get_replica_context()
         scale = 1.0 / ctx.num_replicas_in_sync
         g_vars, f_vars = model.generator_variables(), model.fnet_variables()
         d_vars = model.discriminator_variables()
         with tf.GradientTape(persistent=True) as tape:
-            values, totals, extras = model.forward(r_inputs, r_targets, dt)
+            values, totals, extras = model.forward(r_inputs, r_targets, dt,
+                                                   vgg_offset=vgg_offset)
             gen_loss = totals["gen_loss"] * scale
             warp_loss = totals["warp_loss"] * (cfg.warp_scaling * scale)
             d_loss = totals["d_loss"] * scale if cfg.gan else None
@@ -276,7 +277,9 @@ class TecoTrainStep:
         global_step = tf.identity(state.global_step)
         lr = learning_rate(cfg, global_step)
         dt = L.dt_ratio(global_step, cfg.Dt_ratio_0, cfg.Dt_ratio_add, cfg.Dt_ratio_max)
-        out = self.strategy.run(self._replica_train, args=(r_inputs, r_targets, lr, dt))
+        # --vgg_shift: the perceptual loss's crop phase for this step (teco_model.vgg_phase)
+        shift = (vgg_phase(global_step),) if cfg.vgg_shift and cfg.use_vgg else ()
+        out = self.strategy.run(self._replica_train, args=(r_inputs, r_targets, lr, dt) + shift)
         scalars = out["scalars"]
         local = [self._first(s) for s in scalars]
         n = len(self.names)

@@ -272,7 +272,7 @@ class Trainer:
         if self.model.discriminator is not None:
             groups.append(("tdiscriminator", self.model.discriminator.official_variables()))
         if self.model.vgg is not None:
-            groups.append(("vgg_19", self.model.vgg.official_variables()))
+            groups.append((self.model.vgg.scope, self.model.vgg.official_variables()))
         for scope, names in groups:
             total = 0
             for name, var in names.items():

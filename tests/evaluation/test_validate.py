@@ -49,6 +49,7 @@ def validate(*args):
 
 def test_psnr_and_tof_equal_the_metrics_on_main_py_outputs(setup, tmp_path):
     from metrics.image_metrics import crop_8x8, psnr_y
+    from metrics.grid_phase import largest_offset
     from metrics.temporal import farneback, grey, tof_from_flows
     _root, val, models = setup
     out = tmp_path / "numbers.json"
@@ -73,6 +74,9 @@ def test_psnr_and_tof_equal_the_metrics_on_main_py_outputs(setup, tmp_path):
                        for i in list(scored)[1:]])
         assert ours["scenes"][scene]["PSNR_Y"] == pytest.approx(psnr, abs=1e-9)
         assert ours["scenes"][scene]["tOF"] == pytest.approx(tof, rel=1e-6)
+        grid = largest_offset([outputs[i] for i in scored])     # python3 -m metrics.grid_phase
+        assert ours["scenes"][scene]["grid"] == pytest.approx(grid, abs=1e-9)
+        assert grid > 0.0
         assert 0.0 < ours["scenes"][scene]["LPIPS"] < 1.0
     assert ours["mean"]["PSNR_Y"] == pytest.approx(
         np.mean([ours["scenes"][s]["PSNR_Y"] for s in ("a_scene", "b_scene")]))
@@ -99,21 +103,23 @@ def test_each_checkpoint_is_loaded_and_run_folders_sort_by_step(setup, tmp_path,
     _root, val, models = setup
     run = tmp_path / "run"
     run.mkdir()
-    for step, seed in ((10, 3), (2, 5)):       # "model-10" sorts before "model-2" as text
+    # "model-10" sorts before "model-2" as text; model_ema-N (--ema_decay) follows its model-N
+    for name, seed in (("model-10", 3), ("model-2", 5), ("model_ema-2", 3)):
         for suffix in (".index", ".data-00000-of-00001"):
-            shutil.copy(models[seed] + suffix, run / f"model-{step}{suffix}")
+            shutil.copy(models[seed] + suffix, run / f"{name}{suffix}")
     out = tmp_path / "numbers.json"
     validate("--checkpoint", models[3], "--run_dir", run, "--val_dir", val, "--num_resblock", 2,
              "--json", out, "--lpips", "off")
     methods = json.loads(out.read_text())["methods"]
     assert [m["method"] for m in methods] == ["bicubic", models[3], str(run / "model-2"),
-                                              str(run / "model-10")]
+                                              str(run / "model_ema-2"), str(run / "model-10")]
     numbers = {m["method"]: m["mean"]["PSNR_Y"] for m in methods}
     # the same weights give the same numbers after another checkpoint was loaded in between
     assert numbers[str(run / "model-10")] == numbers[models[3]]
+    assert numbers[str(run / "model_ema-2")] == numbers[models[3]]
     assert numbers[str(run / "model-2")] != numbers[models[3]]
     table = capsys.readouterr().out
-    assert "PSNR_Y" in table and "a_scene" in table and "mean" in table
+    assert "PSNR_Y" in table and "a_scene" in table and "mean" in table and "grid" in table
     assert "LPIPS" not in table             # --lpips off: no block of NaNs
 
 

@@ -1,0 +1,126 @@
+"""--vgg_shift: the perceptual loss on crops whose phase cycles with the step (no 4-pixel grid).
+
+Without it (the original) the perceptual network's max-pool grid always meets the generator's
+4-pixel upsampling grid at the same phase; benchmarks/grid_gradients.py shows the gradient this
+gives. Checked here: the phase schedule, the crop, that a training step uses the step's phase
+(and only with the flag), that a resumed run continues exactly, and the diagnostic's measure.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from train_helpers import make_scenes, tiny_configs
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("shift_scenes"))
+    return make_scenes(root, "bikes.mp4", count=3, frames=6, size=(64, 56))
+
+
+@pytest.fixture(scope="module")
+def random_vgg(tmp_path_factory):
+    from lib.models.checkpoint import save_official
+    from train_helpers import fixture_vgg_weights
+    prefix = os.path.join(str(tmp_path_factory.mktemp("vgg")), "vgg_19.ckpt")
+    save_official(fixture_vgg_weights(check=False), prefix, write_state_file=False)
+    return prefix
+
+
+def test_phase_schedule_visits_all_16_pairs_then_repeats():
+    from lib.train.teco_model import vgg_phase
+    pairs = [tuple(vgg_phase(step).numpy()) for step in range(32)]
+    assert sorted(set(pairs[:16])) == [(y, x) for y in range(4) for x in range(4)]
+    assert pairs[16:] == pairs[:16]
+    assert tuple(vgg_phase(tf.constant(10 ** 6 + 5, tf.int64)).numpy()) == pairs[(10 ** 6 + 5) % 16]
+
+
+def test_shifted_crop_is_the_slice():
+    from lib.train.teco_model import shifted_crop
+    frames = np.random.default_rng(0).normal(size=(2, 12, 16, 3)).astype(np.float32)
+    for dy, dx in [(0, 0), (1, 3), (3, 2)]:
+        out = shifted_crop(tf.constant(frames), tf.constant([dy, dx]))
+        assert out.shape == (2, 8, 12, 3)
+        np.testing.assert_array_equal(out.numpy(), frames[:, dy:dy + 8, dx:dx + 12])
+
+
+def _tiny_teco(vgg_shift):
+    from lib.train.config import TrainConfig
+    from lib.train.teco_step import build
+    config = TrainConfig(batch_size=1, RNN_N=3, crop_size=8, num_resblock=1, pingpang=True,
+                         pp_scaling=0.5, vgg_scaling=0.2, ratio=0.01, learning_rate=1e-4,
+                         vgg_shift=vgg_shift)
+    return build(config, seed=1)
+
+
+@pytest.mark.parametrize("vgg_shift", [False, True])
+def test_a_step_compares_the_crop_of_its_own_phase(vgg_shift):
+    from lib.train.teco_model import vgg_phase
+    rng = np.random.default_rng(4)
+    inputs = tf.constant(rng.uniform(0, 1, (1, 3, 8, 8, 3)).astype(np.float32))
+    targets = tf.constant(rng.uniform(-1, 1, (1, 3, 32, 32, 3)).astype(np.float32))
+    model, state, step = _tiny_teco(vgg_shift)
+    for global_step in (0, 7):
+        state.global_step.assign(global_step)
+        offset = vgg_phase(global_step)
+        shifted = float(model.forward(inputs, targets, 1.0, vgg_offset=offset)[0]["vgg_all"])
+        whole = float(model.forward(inputs, targets, 1.0)[0]["vgg_all"])
+        assert abs(shifted - whole) > 1e-4 * abs(whole)      # the crop changes the loss
+        logged = float(step.train(inputs, targets)["vgg_all"])   # before this step's update
+        expected = shifted if vgg_shift else whole
+        assert logged == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_shifted_run_resumes_exactly(scenes, random_vgg, tmp_path):
+    """4 steps straight == 2 steps, stop, resume, 2 more: the phase comes from the step."""
+    from tensorflow.python.framework import config as tf_config
+
+    from lib.train.trainer import train
+    kw = dict(ratio=0.01, pingpang=True, pp_scaling=0.5, vgg_scaling=0.2, vgg_ckpt=random_vgg,
+              vgg_shift=True, max_iter=4, save_freq=2, learning_rate=1e-3, deterministic=True)
+    try:
+        train(*tiny_configs(scenes, str(tmp_path / "straight"), **kw), log=lambda *a: None)
+        train(*tiny_configs(scenes, str(tmp_path / "split"), **dict(kw, max_iter=2)),
+              log=lambda *a: None)
+        messages = []
+        train(*tiny_configs(scenes, str(tmp_path / "split"), **kw), log=messages.append)
+    finally:
+        tf_config.disable_op_determinism()
+    assert any("resumed from" in m for m in messages)
+    with open(tmp_path / "straight" / "run.json") as f:
+        assert json.load(f)["settings"]["vgg_shift"] is True
+    reader_a = tf.train.load_checkpoint(str(tmp_path / "straight" / "model-4"))
+    reader_b = tf.train.load_checkpoint(str(tmp_path / "split" / "model-4"))
+    names = [n for n in reader_a.get_variable_to_shape_map() if "generator" in n]
+    assert names
+    for name in names:
+        np.testing.assert_array_equal(reader_a.get_tensor(name), reader_b.get_tensor(name))
+
+
+def test_run_json_leaves_the_setting_out_when_off():
+    from lib.train.config import DataConfig, RunConfig, TrainConfig
+    from lib.train.run_folder import run_identity
+    off = run_identity(TrainConfig(), DataConfig(), RunConfig())["settings"]
+    on = run_identity(TrainConfig(vgg_shift=True), DataConfig(), RunConfig())["settings"]
+    assert "vgg_shift" not in off and on["vgg_shift"] is True
+
+
+def test_grid_gradient_measure_finds_a_planted_phase_pattern():
+    """benchmarks/grid_gradients.phase_pattern: a field with +1 on columns x % 4 == 1 and -1 on
+    x % 4 == 2 (grey) reads back as that pattern; a smooth field reads as none."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    from grid_gradients import phase_pattern
+    field = np.zeros((2, 32, 48, 3))
+    field[:, :, 1::4] = 1.0
+    field[:, :, 2::4] = -1.0
+    cols, rows, scale = phase_pattern(field)
+    assert cols[1] > 0.5 and cols[2] < -0.5 and abs(cols[0]) < 0.2 and abs(cols[3]) < 0.2
+    assert np.abs(rows).max() < 1e-9 and scale == pytest.approx(0.5)
+    y, x = np.mgrid[0:32, 0:48]
+    smooth = np.repeat((np.sin(x / 7.0) + np.cos(y / 9.0))[None, :, :, None], 3, axis=3)
+    cols, rows, _ = phase_pattern(np.repeat(smooth, 2, axis=0))
+    assert np.abs(cols).max() < 0.05 and np.abs(rows).max() < 0.05   # planted: 1.0
