@@ -151,12 +151,16 @@ def save_official(variables_by_name, prefix, write_state_file=True):
     return prefix
 
 
-def export_inference_weights(source, prefix):
+def export_inference_weights(source, prefix, discriminator_source=None):
     """Copy only the generator and FNet tensors of ``source`` to a new bundle at ``prefix``.
 
     A training checkpoint (``<run>/model-N``, also holding the global step and, for TecoGAN, the
     discriminator) becomes a model like the released one: the official names inference restores,
-    nothing else. Returns (prefix, residual block count).
+    nothing else. With ``discriminator_source`` (a TecoGAN ``model-N``, e.g. the raw weights
+    beside the averaged ``model_ema-N`` given as ``source``) the bundle also holds its
+    discriminator, so ``--pre_trained_model --checkpoint PREFIX`` continues the GAN with the D
+    it was trained against; inference still reads only the generator and FNet.
+    Returns (prefix, residual block count).
     """
     src, _, shapes = open_checkpoint(source)
     blocks = checkpoint_resblocks(shapes)
@@ -164,6 +168,16 @@ def export_inference_weights(source, prefix):
         raise UserError(f"checkpoint '{src}' holds no generator residual blocks")
     variables = {**Generator(blocks).official_variables(), **FNet().official_variables()}
     load_official(variables, src)
+    if discriminator_source is not None:
+        from lib.models.discriminator import Discriminator
+        d_src, _, d_shapes = open_checkpoint(discriminator_source)
+        d_vars = Discriminator().official_variables()
+        absent = sorted(n for n in d_vars if n not in d_shapes)
+        if absent:
+            raise UserError(f"checkpoint '{d_src}' holds no discriminator ('{absent[0]}' is "
+                            "missing); give a TecoGAN training checkpoint <run>/model-N")
+        load_official(d_vars, d_src)
+        variables.update(d_vars)
     if os.path.exists(prefix + ".index"):
         raise UserError(f"'{prefix}.index' exists; remove it first (nothing was overwritten)")
     save_official(variables, prefix, write_state_file=False)

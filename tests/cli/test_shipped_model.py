@@ -155,6 +155,45 @@ def test_export_keeps_only_generator_and_fnet(tmp_path):
     assert os.path.getmtime(prefix + ".index") == before
 
 
+def test_export_with_the_discriminator_continues_the_gan(tmp_path):
+    """``discriminator_source``: G/FNet of the averaged model, D of the raw model-N; inference
+    reads the bundle as before and --pre_trained_model loads the D from it."""
+    import tensorflow as tf
+
+    from inference_helpers import save_random_model
+    from lib.errors import UserError
+    from lib.infer.driver import build_models
+    from lib.models.checkpoint import export_inference_weights, save_official
+    from lib.train.config import TrainConfig
+    from lib.train.start_weights import load_pretrained
+    from lib.train.teco_step import build
+    config = TrainConfig(batch_size=1, RNN_N=3, crop_size=8, num_resblock=1, pingpang=True,
+                         ratio=0.01)
+    raw, _, _ = build(config, seed=3)
+    raw_prefix = str(tmp_path / "run" / "model-9")
+    save_official(raw.official_variables(), raw_prefix, write_state_file=False)
+    ema_prefix = save_random_model(str(tmp_path / "run" / "model_ema-9"), num_resblock=1, seed=4)
+    with pytest.raises(UserError, match="holds no discriminator"):
+        export_inference_weights(ema_prefix, str(tmp_path / "bad"), discriminator_source=ema_prefix)
+    assert not os.path.exists(str(tmp_path / "bad.index"))
+    prefix, _ = export_inference_weights(ema_prefix, str(tmp_path / "out" / "TecoGAN_mine"),
+                                         discriminator_source=raw_prefix)
+    bundle, ema = tf.train.load_checkpoint(prefix), tf.train.load_checkpoint(ema_prefix)
+    d_names = set(raw.discriminator.official_variables())
+    assert set(bundle.get_variable_to_shape_map()) == set(
+        ema.get_variable_to_shape_map()) | d_names
+    generator, _ = build_models(1, prefix)          # inference: the averaged generator
+    for name, var in generator.official_variables().items():
+        np.testing.assert_array_equal(var.numpy(), ema.get_tensor(name))
+    fresh, _, _ = build(config, seed=7)
+    messages = []
+    load_pretrained(fresh, prefix, log=messages.append)
+    assert any("discriminator tensors" in m for m in messages)
+    for name, var in fresh.discriminator.model_variables().items():
+        np.testing.assert_array_equal(var.numpy(),
+                                      raw.discriminator.official_variables()[name].numpy())
+
+
 def test_side_by_side_is_bicubic_then_the_result():
     rng = np.random.default_rng(0)
     lr = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
