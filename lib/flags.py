@@ -107,6 +107,10 @@ F.DEFINE_boolean("vgg_shift", False, "train: (ours) the perceptual loss compares
                  "cropped by a 0-3 px offset that cycles with the step, so the perceptual "
                  "network's max-pool grid stops meeting the generator's 4-pixel upsampling grid "
                  "at one phase; without it a 4-pixel grid grows in the output (off = the original)")
+F.DEFINE_float("upsampling_lr_scale", 1.0, "train: (ours) learning-rate factor of the "
+               "generator's upsampling layers (the two transposed convolutions and the output "
+               "convolution); 0 freezes them. In the GAN stage they turn the perceptual loss's "
+               "small pixel-phase preference into a 4-pixel grid (1 = the original)")
 F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
                  "reproducible runs and resumes, somewhat slower)")
 

@@ -56,6 +56,7 @@ class TrainConfig:
     precision: str = "fp32"         # (ours) "bf16": mixed precision, lib/train/teco_model.py
     ema_decay: float = 0.0          # (ours) > 0: average of G and FNet, lib/train/teco_step.py
     vgg_shift: bool = False         # (ours) perceptual loss on phase-shifted crops, teco_model.py
+    upsampling_lr_scale: float = 1.0  # (ours) lr factor of G's upsampling layers, teco_step.py
 
     @property
     def gan(self):
@@ -110,6 +111,8 @@ class TrainConfig:
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"--ema_decay must be in [0, 1) (0 = off, e.g. 0.999), got "
                             f"{self.ema_decay}")
+        _check_number("upsampling_lr_scale", self.upsampling_lr_scale, 0,
+                      "at least 0 (1 = the original, 0 = upsampling layers frozen)")
         if self.precision not in TRAINING_PRECISIONS:
             raise UserError(f"--precision {self.precision} is for inference only; training "
                             f"takes {' or '.join(TRAINING_PRECISIONS)} (fp16 would need loss "

@@ -25,7 +25,8 @@ SETTING_KEYS = ("batch_size", "RNN_N", "crop_size", "rand_seed", "vgg_scaling", 
                 "beta", "adameps", "input_video_pre", "str_dir", "end_dir", "max_frm",
                 "movingFirstFrame", "flip")
 # settings beyond the original, written into run.json only when they differ from these defaults
-OPTIONAL_SETTINGS = {"precision": "fp32", "ema_decay": 0.0, "vgg_shift": False}
+OPTIONAL_SETTINGS = {"precision": "fp32", "ema_decay": 0.0, "vgg_shift": False,
+                     "upsampling_lr_scale": 1.0}
 
 
 def log_folder(run):

@@ -1,9 +1,12 @@
-"""--vgg_shift: the perceptual loss on crops whose phase cycles with the step (no 4-pixel grid).
+"""The two training options against the GAN stage's 4-pixel grid, and the diagnostic's measure.
 
-Without it (the original) the perceptual network's max-pool grid always meets the generator's
-4-pixel upsampling grid at the same phase; benchmarks/grid_gradients.py shows the gradient this
-gives. Checked here: the phase schedule, the crop, that a training step uses the step's phase
-(and only with the flag), that a resumed run continues exactly, and the diagnostic's measure.
+``--vgg_shift``: the perceptual loss on crops whose phase cycles with the step (without it, the
+original, the perceptual network's max-pool grid always meets the generator's 4-pixel upsampling
+grid at the same phase). Checked: the phase schedule, the crop, that a training step uses the
+step's phase (and only with the flag), that a resumed run continues exactly.
+
+``--upsampling_lr_scale``: the learning rate of the generator's upsampling layers (where the grid
+forms) times a factor; 0 freezes them, 1 is the original's update op.
 """
 import json
 import os
@@ -124,3 +127,45 @@ def test_grid_gradient_measure_finds_a_planted_phase_pattern():
     smooth = np.repeat((np.sin(x / 7.0) + np.cos(y / 9.0))[None, :, :, None], 3, axis=3)
     cols, rows, _ = phase_pattern(np.repeat(smooth, 2, axis=0))
     assert np.abs(cols).max() < 0.05 and np.abs(rows).max() < 0.05   # planted: 1.0
+
+
+def _one_step_weights(scale):
+    from lib.train.config import TrainConfig
+    from lib.train.teco_step import build
+    config = TrainConfig(batch_size=2, RNN_N=3, crop_size=8, num_resblock=1, ratio=-0.01,
+                         learning_rate=1e-3, upsampling_lr_scale=scale)
+    model, _, step = build(config, seed=2)
+    rng = np.random.default_rng(5)
+    inputs = rng.uniform(0, 1, (2, 3, 8, 8, 3)).astype(np.float32)
+    targets = rng.uniform(-1, 1, (2, 3, 32, 32, 3)).astype(np.float32)
+    weights = model.generator.official_variables()
+    before = {n: v.numpy() for n, v in weights.items()}
+    step.train(inputs, targets)
+    return {n: v.numpy() - before[n] for n, v in weights.items()}
+
+
+def test_upsampling_lr_scale_scales_only_the_upsampling_updates():
+    from lib.train.teco_step import UPSAMPLING_SCOPES
+    full, half, frozen = (_one_step_weights(s) for s in (1.0, 0.5, 0.0))
+    upsampling = [n for n in full if any(s in n for s in UPSAMPLING_SCOPES)]
+    assert len(upsampling) == 6          # two transposed convolutions and the output conv
+    for name in full:
+        if name in upsampling:
+            assert np.any(full[name])
+            np.testing.assert_allclose(half[name], 0.5 * full[name], rtol=1e-5, atol=1e-8)  # w + d - w in float32
+            assert not np.any(frozen[name]), name
+        else:       # the same first step everywhere else
+            np.testing.assert_array_equal(half[name], full[name])
+            np.testing.assert_array_equal(frozen[name], full[name])
+
+
+def test_upsampling_lr_scale_is_checked_and_recorded():
+    from lib.errors import UserError
+    from lib.train.config import DataConfig, RunConfig, TrainConfig
+    from lib.train.run_folder import run_identity
+    with pytest.raises(UserError, match="--upsampling_lr_scale must be at least 0"):
+        TrainConfig(upsampling_lr_scale=-0.5).validate()
+    TrainConfig(upsampling_lr_scale=0.0).validate()
+    off = run_identity(TrainConfig(), DataConfig(), RunConfig())["settings"]
+    on = run_identity(TrainConfig(upsampling_lr_scale=0.0), DataConfig(), RunConfig())["settings"]
+    assert "upsampling_lr_scale" not in off and on["upsampling_lr_scale"] == 0.0
