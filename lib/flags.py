@@ -111,6 +111,11 @@ F.DEFINE_float("upsampling_lr_scale", 1.0, "train: (ours) learning-rate factor o
                "generator's upsampling layers (the two transposed convolutions and the output "
                "convolution); 0 freezes them. In the GAN stage they turn the perceptual loss's "
                "small pixel-phase preference into a 4-pixel grid (1 = the original)")
+F.DEFINE_float("phase_loss", 0.0, "train: (ours) weight of a loss on the per-frame mean "
+               "high-pass of each pixel phase x%4 and y%4 (generated minus target, grey levels; "
+               "the grid measure of metrics.grid_phase): the restoring force against a 4-pixel "
+               "grid that the content loss lacks next to the perceptual loss (0 = off, the "
+               "original; e.g. 1.0)")
 F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
                  "reproducible runs and resumes, somewhat slower)")
 

@@ -57,6 +57,7 @@ class TrainConfig:
     ema_decay: float = 0.0          # (ours) > 0: average of G and FNet, lib/train/teco_step.py
     vgg_shift: bool = False         # (ours) perceptual loss on phase-shifted crops, teco_model.py
     upsampling_lr_scale: float = 1.0  # (ours) lr factor of G's upsampling layers, teco_step.py
+    phase_loss: float = 0.0         # (ours) > 0: weight of the pixel-phase loss, losses.py
 
     @property
     def gan(self):
@@ -113,6 +114,8 @@ class TrainConfig:
                             f"{self.ema_decay}")
         _check_number("upsampling_lr_scale", self.upsampling_lr_scale, 0,
                       "at least 0 (1 = the original, 0 = upsampling layers frozen)")
+        _check_number("phase_loss", self.phase_loss, 0,
+                      "at least 0 (0 = off, the original; e.g. 1.0)")
         if self.precision not in TRAINING_PRECISIONS:
             raise UserError(f"--precision {self.precision} is for inference only; training "
                             f"takes {' or '.join(TRAINING_PRECISIONS)} (fp16 would need loss "

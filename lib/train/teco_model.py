@@ -63,6 +63,8 @@ def loss_names(config):
         names += ["vgg_loss_2", "vgg_loss_3", "vgg_loss_4", "vgg_loss_5", "vgg_all"]
     if config.pingpang:
         names += ["PingPang"]
+    if config.phase_loss > 0:
+        names += ["phase_loss"]
     if config.gan:
         names += ["t_adversarial_loss", "t_discrim_loss", "t_discrim_real_output",
                   "t_discrim_fake_output"]
@@ -190,6 +192,11 @@ class TecoModel(tf.Module):
             values["PingPang"] = pp
             if cfg.pp_scaling > 0:
                 gen_loss += pp * cfg.pp_scaling
+
+        if cfg.phase_loss > 0:
+            phase = L.phase_loss(gen_outputs, targets)
+            values["phase_loss"] = phase
+            gen_loss += phase * cfg.phase_loss
 
         d_loss = t_balance = None
         if cfg.gan:

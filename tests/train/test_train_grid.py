@@ -7,6 +7,9 @@ step's phase (and only with the flag), that a resumed run continues exactly.
 
 ``--upsampling_lr_scale``: the learning rate of the generator's upsampling layers (where the grid
 forms) times a factor; 0 freezes them, 1 is the original's update op.
+
+``--phase_loss``: the grid measure of metrics/grid_phase.py as a loss term (checked against it),
+in the generator loss only when asked for.
 """
 import json
 import os
@@ -169,3 +172,68 @@ def test_upsampling_lr_scale_is_checked_and_recorded():
     off = run_identity(TrainConfig(), DataConfig(), RunConfig())["settings"]
     on = run_identity(TrainConfig(upsampling_lr_scale=0.0), DataConfig(), RunConfig())["settings"]
     assert "upsampling_lr_scale" not in off and on["upsampling_lr_scale"] == 0.0
+
+
+def _planted(shape=(2, 3, 32, 48, 3), level=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    targets = rng.uniform(-1, 1, shape).astype(np.float32)
+    frames = targets.copy()
+    frames[..., 1::4, :] += level / 127.5          # columns x % 4 == 1 brighter
+    frames[..., 2::4, :] -= level / 127.5          # x % 4 == 2 darker
+    return frames, targets
+
+
+def test_phase_loss_is_the_grid_measure_of_the_difference():
+    from lib.train.losses import phase_loss
+    from metrics.grid_phase import GREY, high_pass
+    frames, targets = _planted()
+    value = float(phase_loss(tf.constant(frames), tf.constant(targets)))
+    cols, rows = [], []
+    for diff in (frames - targets).reshape(-1, 32, 48, 3) * 127.5:
+        hp = high_pass(diff.astype(np.float64) @ GREY)
+        cols.append([hp[:, p::4].mean() for p in range(4)])
+        rows.append([hp[p::4, :].mean() for p in range(4)])
+    expected = np.mean(np.square(cols)) + np.mean(np.square(rows))
+    assert expected > 0.02
+    assert value == pytest.approx(expected, rel=1e-4)
+    assert float(phase_loss(tf.constant(targets), tf.constant(targets))) == 0.0
+    # a smooth difference (brightness ramp) is no grid
+    ramp = targets + np.linspace(0, 0.05, 48, dtype=np.float32)[None, None, None, :, None]
+    assert float(phase_loss(tf.constant(ramp), tf.constant(targets))) < 0.02 * expected  # edges
+    # descent moves the planted phases back: the gradient has the grid's sign
+    frames_t = tf.constant(frames)
+    with tf.GradientTape() as tape:
+        tape.watch(frames_t)
+        loss = phase_loss(frames_t, tf.constant(targets))
+    grad = tape.gradient(loss, frames_t).numpy()
+    assert grad[..., 1::4, :].mean() > 0 > grad[..., 2::4, :].mean()
+
+
+@pytest.mark.parametrize("weight", [0.0, 2.0])
+def test_phase_loss_enters_the_generator_loss_only_when_asked(weight):
+    from lib.train.config import TrainConfig
+    from lib.train.teco_model import TecoModel, loss_names
+    config = TrainConfig(batch_size=2, RNN_N=3, crop_size=8, num_resblock=1, ratio=-0.01,
+                         phase_loss=weight)
+    model = TecoModel(config, seed=1)
+    rng = np.random.default_rng(2)
+    inputs = tf.constant(rng.uniform(0, 1, (2, 3, 8, 8, 3)).astype(np.float32))
+    targets = tf.constant(rng.uniform(-1, 1, (2, 3, 32, 32, 3)).astype(np.float32))
+    values, totals, _ = model.forward(inputs, targets, 1.0)
+    assert ("phase_loss" in loss_names(config)) == (weight > 0)
+    expected = float(values["l2_content_loss"])
+    if weight:
+        assert float(values["phase_loss"]) > 0
+        expected += weight * float(values["phase_loss"])
+    assert float(totals["gen_loss"]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_phase_loss_is_checked_and_recorded():
+    from lib.errors import UserError
+    from lib.train.config import DataConfig, RunConfig, TrainConfig
+    from lib.train.run_folder import run_identity
+    with pytest.raises(UserError, match="--phase_loss must be at least 0"):
+        TrainConfig(phase_loss=-1.0).validate()
+    on = run_identity(TrainConfig(phase_loss=1.0), DataConfig(), RunConfig())["settings"]
+    off = run_identity(TrainConfig(), DataConfig(), RunConfig())["settings"]
+    assert on["phase_loss"] == 1.0 and "phase_loss" not in off
