@@ -60,6 +60,8 @@ def term_gradients(model, lr, targets, config, vgg_offset=None):
             terms[f"perceptual x{config.vgg_scaling:g}"] = values["vgg_all"] * config.vgg_scaling
         if config.pingpang:
             terms[f"ping-pong x{config.pp_scaling:g}"] = values["PingPang"] * config.pp_scaling
+        if config.phase_loss > 0:
+            terms[f"phase loss x{config.phase_loss:g}"] = values["phase_loss"] * config.phase_loss
         if config.gan:
             terms[f"adversarial x{config.ratio:g}"] = values["t_adversarial_loss"] * config.ratio
             if config.D_LAYERLOSS:
@@ -90,6 +92,8 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=2)
     parser.add_argument("--RNN_N", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="D initialisation and data order")
+    parser.add_argument("--phase_loss", type=float, default=0.0,
+                        help="also the --phase_loss term with this weight")
     parser.add_argument("--vgg_shift", action="store_true",
                         help="also the perceptual term with its crop shifted by (k, k), k = 0..3, "
                              "and averaged over the 16 phases --vgg_shift cycles through")
@@ -104,7 +108,8 @@ def main(argv=None):
 
     config = TrainConfig(batch_size=args.batch_size, RNN_N=args.RNN_N, crop_size=32,
                          num_resblock=args.num_resblock, pingpang=True, pp_scaling=0.5,
-                         vgg_scaling=0.2, vgg_net="vgg16_lpips", ratio=0.01)
+                         vgg_scaling=0.2, vgg_net="vgg16_lpips", ratio=0.01,
+                         phase_loss=args.phase_loss)
     data = DataConfig(input_video_dir=args.train_data, str_dir=args.str_dir,
                       end_dir=args.end_dir, end_dir_val=args.end_dir + 1, max_frm=args.max_frm,
                       queue_thread=1)
