@@ -20,6 +20,10 @@ SHIPPED_MODELS = {"TecoGAN": os.path.join(SHIPPED_DIR, "TecoGAN_ours"),
 # Residual blocks of the shipped generators, so runGan.py need not import TensorFlow to read them
 # from the checkpoint (tests/cli/test_rungan_cli.py checks them against the files).
 SHIPPED_BLOCKS = {"TecoGAN": 10, "FRVSR": 10}
+# Shipped models that also hold the discriminator they were trained against, so that
+# --pre_trained_model --checkpoint model/shipped/<name> continues the GAN (model/README.md);
+# inference reads only the generator and FNet.
+SHIPPED_WITH_DISCRIMINATOR = {"TecoGAN": True, "FRVSR": False}
 DEFAULT_SHIPPED = "TecoGAN"
 # The README figure resources/demo_bicubic_vs_ours.png is this function's output for the demo
 # clip (python3 runGan.py 1, then copy results/bigbuckbunny_bicubic_vs_ours.png).

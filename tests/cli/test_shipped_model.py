@@ -37,21 +37,26 @@ def mean_psnr_y(targets, predictions):
 
 @pytest.mark.parametrize("kind", sorted(demo.SHIPPED_MODELS))
 def test_shipped_checkpoint_is_an_official_style_model(kind):
-    """Exactly the generator + FNet tensors in the official names, finite, a few MB."""
+    """Exactly the generator + FNet tensors in the official names (and, where shipped with it,
+    the discriminator's), finite, a few MB."""
     import tensorflow as tf
 
     from lib.models.checkpoint import load_official
+    from lib.models.discriminator import Discriminator
     from lib.models.networks import FNet, Generator
     prefix = demo.shipped_checkpoint(kind)
     blocks = demo.checkpoint_num_resblock(prefix)
     variables = {**Generator(blocks).official_variables(), **FNet().official_variables()}
+    expected = dict(variables)
+    if demo.SHIPPED_WITH_DISCRIMINATOR[kind]:
+        expected.update(Discriminator().official_variables())
     stored = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    assert set(stored) == set(variables)
-    assert load_official(variables, prefix) == []
-    for name, var in variables.items():
+    assert set(stored) == set(expected)
+    assert load_official(expected, prefix) == []
+    for name, var in expected.items():
         assert np.all(np.isfinite(var.numpy())), name
     size = os.path.getsize(prefix + ".data-00000-of-00001")
-    assert size == 4 * sum(int(np.prod(v.shape)) for v in variables.values())
+    assert size == 4 * sum(int(np.prod(v.shape)) for v in expected.values())
     assert size < 16 * 2 ** 20
 
 
