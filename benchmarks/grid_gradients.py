@@ -19,13 +19,13 @@ training would start it: from the checkpoint if it holds one, else freshly initi
     python3 benchmarks/grid_gradients.py --checkpoint model/shipped/FRVSR_ours --num_resblock 10 \
         --train_data /work/data/scenes_v2 --str_dir 2000 --end_dir 2030 --batches 4
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lib.errors import UserError  # noqa: E402
 
 PERIOD = 4
 BLUR = 9
@@ -80,7 +80,9 @@ def term_gradients(model, lr, targets, config, vgg_offset=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    from lib.errors import ArgumentParser
+    parser = ArgumentParser(prog="python3 benchmarks/grid_gradients.py",
+                            description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", required=True, help="generator/FNet weights to start from")
     parser.add_argument("--num_resblock", type=int, default=10)
     parser.add_argument("--train_data", required=True)
@@ -98,6 +100,10 @@ def main(argv=None):
                         help="also the perceptual term with its crop shifted by (k, k), k = 0..3, "
                              "and averaged over the 16 phases --vgg_shift cycles through")
     args = parser.parse_args(argv)
+    from lib.infer.prepare import check_checkpoint_present
+    check_checkpoint_present(args.checkpoint)       # before TensorFlow loads: one error line
+    if args.batches < 1 or args.batch_size < 1:
+        raise UserError("--batches and --batch_size must be at least 1")
 
     from lib.models.vgg16 import load_vgg16
     from lib.train.config import DataConfig, TrainConfig
@@ -151,4 +157,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from lib.errors import run_cli
+    sys.exit(run_cli(main))

@@ -237,3 +237,14 @@ def test_phase_loss_is_checked_and_recorded():
     on = run_identity(TrainConfig(phase_loss=1.0), DataConfig(), RunConfig())["settings"]
     off = run_identity(TrainConfig(), DataConfig(), RunConfig())["settings"]
     assert on["phase_loss"] == 1.0 and "phase_loss" not in off
+
+
+def test_grid_gradients_bad_input_is_one_error_line(tmp_path):
+    from cli_helpers import assert_one_error, run_cli
+    script = os.path.join("benchmarks", "grid_gradients.py")
+    assert_one_error(*run_cli([script, "--checkpoint", tmp_path / "absent", "--train_data",
+                               tmp_path]), "not found")
+    assert_one_error(*run_cli([script, "--checkpoint", "model/shipped/FRVSR_ours",
+                               "--train_data", tmp_path / "absent"]), "does not exist")
+    assert_one_error(*run_cli([script, "--checkpoint", "model/shipped/FRVSR_ours",
+                               "--train_data", tmp_path, "--batches", "0"]), "--batches")
