@@ -6,9 +6,9 @@
 
 Vid4 is the test set: looking at it while training turns it into a validation set. This scores
 every checkpoint (each ``--checkpoint`` prefix, and every ``model-N`` and ``model_ema-N`` of each
-``--run_dir``, sorted by N) on the scenes of ``--val_dir`` (one folder of HR frames per scene, never trained
-on): each scene is degraded as ``main.py --mode inference --input_dir_HR`` degrades it, run
-through the recurrent inference, and scored with PSNR-Y, LPIPS and tOF as ``python3 -m metrics``
+``--run_dir``, sorted by N) on the scenes of ``--val_dir`` (one folder of HR frames per scene,
+never trained on): each scene is degraded as ``main.py --mode inference --input_dir_HR``
+degrades it, run through the recurrent inference, and scored with PSNR-Y, LPIPS and tOF as ``python3 -m metrics``
 scores, and for a 4-pixel grid as ``python3 -m metrics.grid_phase`` measures it
 (metrics/val_scoring.py). The bicubic baseline is scored once. Prints a compact table;
 ``--json`` writes the numbers. Bad input is one ``error:`` line and exit status 2, reported

@@ -173,8 +173,9 @@ def upsampling_lr_scales(model):
     moves every tap by about the learning rate whatever its gradient's size, so a small but
     consistent phase preference of the loss (the perceptual term's, benchmarks/grid_gradients.py)
     turns into a 4-pixel grid there. Measured after 250 GAN steps at 1e-4: the validation grid
-    was 0.90 grey levels; the same weights with these 10 tensors put back to the start model's
-    gave 0.27 (and higher PSNR), with the residual blocks put back instead 0.66.
+    was 0.90 grey levels; the same weights with these 6 tensors (and FNet's output stage) put
+    back to the start model's gave 0.27 (and higher PSNR); with the residual blocks put back
+    instead, 0.66.
     """
     scale = float(model.config.upsampling_lr_scale)
     return [scale if any(s in name for s in UPSAMPLING_SCOPES) else 1.0

@@ -155,7 +155,8 @@ def test_upsampling_lr_scale_scales_only_the_upsampling_updates():
     for name in full:
         if name in upsampling:
             assert np.any(full[name])
-            np.testing.assert_allclose(half[name], 0.5 * full[name], rtol=1e-5, atol=1e-8)  # w + d - w in float32
+            # atol: w + d - w in float32
+            np.testing.assert_allclose(half[name], 0.5 * full[name], rtol=1e-5, atol=1e-8)
             assert not np.any(frozen[name]), name
         else:       # the same first step everywhere else
             np.testing.assert_array_equal(half[name], full[name])
