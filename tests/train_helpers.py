@@ -138,3 +138,24 @@ def tiny_configs(data_dir, output_dir, **overrides):
                 test_inference=False, gif_summaries=False, queue_thread=2, keep_checkpoints=5)
     base.update(overrides)
     return train_configs(train_flags(**base))
+
+
+def straight_and_resumed(data_dir, root, stop_at, **settings):
+    """Tiny deterministic runs for resume tests: ``root/straight`` to ``max_iter`` in one go, and
+    ``root/split`` stopped after ``stop_at`` steps and resumed to ``max_iter``. Returns the resumed
+    run's log lines."""
+    from tensorflow.python.framework import config as tf_config
+
+    from lib.train.trainer import train
+    settings = dict(settings, deterministic=True)
+    try:
+        train(*tiny_configs(data_dir, os.path.join(root, "straight"), **settings),
+              log=lambda *a: None)
+        train(*tiny_configs(data_dir, os.path.join(root, "split"),
+                            **dict(settings, max_iter=stop_at)), log=lambda *a: None)
+        messages = []
+        train(*tiny_configs(data_dir, os.path.join(root, "split"), **settings),
+              log=messages.append)
+    finally:
+        tf_config.disable_op_determinism()
+    return messages

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from train_helpers import make_scenes, tiny_configs
+from train_helpers import make_scenes, straight_and_resumed
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +82,9 @@ def test_a_step_compares_the_crop_of_its_own_phase(vgg_shift):
 
 def test_a_shifted_run_resumes_exactly(scenes, random_vgg, tmp_path):
     """4 steps straight == 2 steps, stop, resume, 2 more: the phase comes from the step."""
-    from tensorflow.python.framework import config as tf_config
-
-    from lib.train.trainer import train
-    kw = dict(ratio=0.01, pingpang=True, pp_scaling=0.5, vgg_scaling=0.2, vgg_ckpt=random_vgg,
-              vgg_shift=True, max_iter=4, save_freq=2, learning_rate=1e-3, deterministic=True)
-    try:
-        train(*tiny_configs(scenes, str(tmp_path / "straight"), **kw), log=lambda *a: None)
-        train(*tiny_configs(scenes, str(tmp_path / "split"), **dict(kw, max_iter=2)),
-              log=lambda *a: None)
-        messages = []
-        train(*tiny_configs(scenes, str(tmp_path / "split"), **kw), log=messages.append)
-    finally:
-        tf_config.disable_op_determinism()
+    messages = straight_and_resumed(scenes, str(tmp_path), 2, ratio=0.01, pingpang=True,
+                                    pp_scaling=0.5, vgg_scaling=0.2, vgg_ckpt=random_vgg,
+                                    vgg_shift=True, max_iter=4, save_freq=2, learning_rate=1e-3)
     assert any("resumed from" in m for m in messages)
     with open(tmp_path / "straight" / "run.json") as f:
         assert json.load(f)["settings"]["vgg_shift"] is True

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from conftest import shared_path
 from train_helpers import (fixture_batch, fixture_config, fixture_root, load_fixture_weights,
-                           make_scenes, tiny_configs)
+                           make_scenes, straight_and_resumed, tiny_configs)
 
 from lib.errors import UserError
 
@@ -165,20 +165,10 @@ def _tensors(prefix):
 def test_weight_average_resumes_exactly_and_exports(scenes, tmp_path):
     """6 steps straight == 3 steps, stop, resume, 3 more (with --deterministic): the state and
     model_ema-6 are identical; model_ema-N loads for inference and exports like model-N."""
-    from tensorflow.python.framework import config as tf_config
-
     from lib.models.checkpoint import export_inference_weights
     from lib.models.networks import FNet, Generator
-    from lib.train.trainer import train
-    kw = dict(max_iter=6, save_freq=3, ema_decay=0.5, deterministic=True, learning_rate=1e-3)
-    try:
-        train(*tiny_configs(scenes, str(tmp_path / "straight"), **kw), log=lambda *a: None)
-        train(*tiny_configs(scenes, str(tmp_path / "split"), **dict(kw, max_iter=3)),
-              log=lambda *a: None)
-        messages = []
-        train(*tiny_configs(scenes, str(tmp_path / "split"), **kw), log=messages.append)
-    finally:
-        tf_config.disable_op_determinism()
+    messages = straight_and_resumed(scenes, str(tmp_path), 3, max_iter=6, save_freq=3,
+                                    ema_decay=0.5, learning_rate=1e-3)
     assert any("resumed from" in m for m in messages)
     names = sorted(os.listdir(tmp_path / "straight"))
     assert "model_ema-3.index" in names and "model_ema-6.index" in names
