@@ -151,7 +151,16 @@ def save_official(variables_by_name, prefix, write_state_file=True):
     return prefix
 
 
-def export_inference_weights(source, prefix, discriminator_source=None):
+def round_to_bfloat16(array):
+    """float32 values rounded (to nearest, ties to even) to the 8 significant bits of bfloat16,
+    still stored as float32: the low 16 bits of every value become zero."""
+    bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    finite = np.isfinite(array)
+    return np.where(finite, rounded.astype(np.uint32).view(np.float32), array).astype(np.float32)
+
+
+def export_inference_weights(source, prefix, discriminator_source=None, bfloat16_values=False):
     """Copy only the generator and FNet tensors of ``source`` to a new bundle at ``prefix``.
 
     A training checkpoint (``<run>/model-N``, also holding the global step and, for TecoGAN, the
@@ -160,6 +169,9 @@ def export_inference_weights(source, prefix, discriminator_source=None):
     beside the averaged ``model_ema-N`` given as ``source``) the bundle also holds its
     discriminator, so ``--pre_trained_model --checkpoint PREFIX`` continues the GAN with the D
     it was trained against; inference still reads only the generator and FNet.
+    ``bfloat16_values`` rounds every value to bfloat16 precision (``round_to_bfloat16``) but keeps
+    the float32 tensors, so the bundle loads everywhere as before; git compresses such a file to
+    about half (the shipped models: each commit of a model stays in the history for good).
     Returns (prefix, residual block count).
     """
     src, _, shapes = open_checkpoint(source)
@@ -180,5 +192,8 @@ def export_inference_weights(source, prefix, discriminator_source=None):
         variables.update(d_vars)
     if os.path.exists(prefix + ".index"):
         raise UserError(f"'{prefix}.index' exists; remove it first (nothing was overwritten)")
+    if bfloat16_values:
+        variables = {name: tf.constant(round_to_bfloat16(var.numpy()))
+                     for name, var in variables.items()}
     save_official(variables, prefix, write_state_file=False)
     return prefix, blocks

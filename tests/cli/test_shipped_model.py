@@ -160,6 +160,53 @@ def test_export_keeps_only_generator_and_fnet(tmp_path):
     assert os.path.getmtime(prefix + ".index") == before
 
 
+def test_export_with_bfloat16_values_halves_the_compressed_size(tmp_path):
+    """``bfloat16_values``: the same float32 tensors, each value rounded as a bfloat16 cast rounds
+    it (low 16 bits zero), so zlib (git's object compression) stores the file in about half."""
+    import zlib
+
+    import ml_dtypes
+    import tensorflow as tf
+
+    from inference_helpers import save_random_model
+    from lib.models.checkpoint import export_inference_weights
+    source = save_random_model(str(tmp_path / "run" / "model-3"), num_resblock=2)
+    plain, _ = export_inference_weights(source, str(tmp_path / "plain"))
+    rounded, _ = export_inference_weights(source, str(tmp_path / "rounded"), bfloat16_values=True)
+    original, stored = tf.train.load_checkpoint(source), tf.train.load_checkpoint(rounded)
+    assert stored.get_variable_to_dtype_map() == tf.train.load_checkpoint(
+        plain).get_variable_to_dtype_map()
+    for name in stored.get_variable_to_shape_map():
+        value = stored.get_tensor(name)
+        assert value.dtype == np.float32
+        expected = original.get_tensor(name).astype(ml_dtypes.bfloat16).astype(np.float32)
+        np.testing.assert_array_equal(value, expected)
+        assert not np.any(value.view(np.uint32) & 0xFFFF), name
+    sizes = {}
+    for label, prefix in (("plain", plain), ("rounded", rounded)):
+        with open(prefix + ".data-00000-of-00001", "rb") as handle:
+            data = handle.read()
+        sizes[label] = (len(data), len(zlib.compress(data)))
+    assert sizes["rounded"][0] == sizes["plain"][0]
+    assert sizes["rounded"][1] < 0.6 * sizes["plain"][1]
+
+
+def test_round_to_bfloat16_matches_the_cast_and_keeps_specials():
+    import ml_dtypes
+
+    from lib.models.checkpoint import round_to_bfloat16
+    rng = np.random.default_rng(0)
+    values = (rng.standard_normal(5000) * 10.0 ** rng.integers(-30, 30, 5000)).astype(np.float32)
+    ties = np.float32([1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8)])   # round to even: 1, 1+2^-6
+    specials = np.float32([0.0, -0.0, np.inf, -np.inf, np.nan])
+    values = np.concatenate([values, ties, specials])
+    rounded = round_to_bfloat16(values)
+    expected = values.astype(ml_dtypes.bfloat16).astype(np.float32)
+    np.testing.assert_array_equal(rounded, expected)
+    assert list(rounded[-8:-5]) == [1.0, 1 + 2 ** -6, -1.0]
+    assert np.signbit(rounded[-4]) and np.isnan(rounded[-1])
+
+
 def test_export_with_the_discriminator_continues_the_gan(tmp_path):
     """``discriminator_source``: G/FNet of the averaged model, D of the raw model-N; inference
     reads the bundle as before and --pre_trained_model loads the D from it."""

@@ -118,14 +118,25 @@ def test_training_precision_and_ema_are_checked():
     TrainConfig(precision="bf16", ema_decay=0.999).validate()
 
 
-def test_bf16_note_only_on_cpus_without_bf16():
+def test_bf16_note_only_on_cpus_without_bf16(monkeypatch, tmp_path):
+    from lib.train import strategy
     from lib.train.strategy import bf16_note
     assert bf16_note("fp32", flags=set(), gpus=[]) is None
     assert "slower" in bf16_note("bf16", flags={"avx2", "fma"}, gpus=[])
     assert bf16_note("bf16", flags={"avx512_bf16"}, gpus=[]) is None
     assert bf16_note("bf16", flags={"amx_bf16"}, gpus=[]) is None
     assert bf16_note("bf16", flags={"avx2"}, gpus=["GPU:0"]) is None
-    assert bf16_note("bf16", flags=None, gpus=[]) is None       # unknown CPU: say nothing
+    # flags=None reads this machine's /proc/cpuinfo (whatever CPU runs the tests) ...
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n")
+    read_flags = strategy.cpu_flags
+    monkeypatch.setattr(strategy, "cpu_flags", lambda: read_flags(str(cpuinfo)))
+    assert "slower" in bf16_note("bf16", gpus=[])
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert bf16_note("bf16", gpus=[]) is None
+    # ... and where it cannot be read the CPU is unknown: say nothing
+    cpuinfo.unlink()
+    assert bf16_note("bf16", gpus=[]) is None
 
 
 def test_weight_average_follows_its_definition():
