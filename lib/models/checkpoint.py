@@ -154,10 +154,8 @@ def save_official(variables_by_name, prefix, write_state_file=True):
 def round_to_bfloat16(array):
     """float32 values rounded (to nearest, ties to even) to the 8 significant bits of bfloat16,
     still stored as float32: the low 16 bits of every value become zero."""
-    bits = np.ascontiguousarray(array, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-    finite = np.isfinite(array)
-    return np.where(finite, rounded.astype(np.uint32).view(np.float32), array).astype(np.float32)
+    import ml_dtypes     # TensorFlow's own dependency: numpy's bfloat16
+    return np.asarray(array, dtype=np.float32).astype(ml_dtypes.bfloat16).astype(np.float32)
 
 
 def export_inference_weights(source, prefix, discriminator_source=None, bfloat16_values=False):
