@@ -529,9 +529,8 @@ def interrupts_between_steps():
     at the next step boundary. Raised straight from the signal, as Python's default handler does,
     it lands wherever the main thread happens to be, and can be dropped there (Python prints and
     drops exceptions raised in finalisers): in one test-suite run a Ctrl+C at step 3 was lost and
-    the run trained on. A second signal raises at once (a run stuck before the next boundary).
-    SIGINT is left alone when the process was started with it ignored (``runGan.py 3 &`` in a
-    script). Only on the main thread (signal handlers live there)."""
+    the run trained on. A second signal raises at once (a run stuck before the next boundary). SIGINT is left alone when the process was started with it ignored
+    (``runGan.py 3 &`` in a script). Only on the main thread (signal handlers live there)."""
     requested = threading.Event()
 
     def handler(signum, frame):
