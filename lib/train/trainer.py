@@ -33,7 +33,6 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
 
 import numpy as np
@@ -282,11 +281,9 @@ class Trainer:
             self.log(f"{scope} variables: {len(names)} tensors, {total:,} parameters")
 
     # -- the loop ---------------------------------------------------------------------------------
-    def loop(self, stop_requested=lambda: False):
+    def loop(self):
         """The original's training loop, from the restored step to ``--max_iter``; returns the
-        last step (also ``final_step``). ``stop_requested()`` true (a Ctrl+C or SIGTERM
-        remembered by :func:`interrupts_between_steps`) raises KeyboardInterrupt before the next
-        step."""
+        last step (also ``final_step``)."""
         run, batch_size = self.run_config, self.config.batch_size
         step = self.start_step
         if not self.plan.resume:
@@ -295,8 +292,6 @@ class Trainer:
         start_time = time.time()
         self.log("Optimization starts!!!")
         while step < self.max_iter:
-            if stop_requested():
-                raise KeyboardInterrupt
             batch = self._next_batch(self.batches, self.plan.scenes, run.rand_seed,
                                      step * batch_size)
             result = self.train_step(batch, step)
@@ -490,13 +485,12 @@ def train(config, data, run, log=print):
         if nothing_to_do(plan, run.output_dir, early_log):
             return NothingToDo(plan.resume_step)
         with console_log_file(plan.summary_dir, log is print and chief, early), \
-                interrupts_between_steps() as interrupt, \
-                peer_loss_is_user_error(strategy, run.output_dir), \
+                sigterm_as_interrupt(), peer_loss_is_user_error(strategy, run.output_dir), \
                 disk_full_is_user_error(run.output_dir):
             copy_sources(plan.summary_dir)
             trainer = Trainer(config, data, run, plan, strategy, chief, log)
             try:
-                trainer.loop(stop_requested=interrupt.is_set)
+                trainer.loop()
             except KeyboardInterrupt:
                 trainer.save_on_interrupt()
                 raise
@@ -521,33 +515,19 @@ def console_log_file(summary_dir, enabled, early_lines):
             tee.close()
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
-def interrupts_between_steps():
-    """Ctrl+C (SIGINT) and SIGTERM end training with a checkpoint, taken between two steps.
-
-    The first signal is only remembered (the returned Event); the loop raises KeyboardInterrupt
-    at the next step boundary. Raised straight from the signal, as Python's default handler does,
-    it lands wherever the main thread happens to be, and can be dropped there (Python prints and
-    drops exceptions raised in finalisers): in one test-suite run a Ctrl+C at step 3 was lost and
-    the run trained on. A second signal raises at once (a run stuck before the next boundary). SIGINT is left alone when the process was started with it ignored
-    (``runGan.py 3 &`` in a script). Only on the main thread (signal handlers live there)."""
-    requested = threading.Event()
-
-    def handler(signum, frame):
-        if requested.is_set():
-            raise KeyboardInterrupt
-        requested.set()
-
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        if signum == signal.SIGINT and signal.getsignal(signum) is not signal.default_int_handler:
-            continue
-        try:
-            previous[signum] = signal.signal(signum, handler)
-        except ValueError:      # not the main thread
-            break
+def sigterm_as_interrupt():
+    """SIGTERM ends training as Ctrl+C does (with a checkpoint); only on the main thread."""
     try:
-        yield requested
+        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:      # not the main thread
+        old_term = None
+    try:
+        yield
     finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)

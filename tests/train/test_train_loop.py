@@ -224,61 +224,6 @@ def test_ctrl_c_saves_the_checkpoint_and_runs_the_test_inference(scenes, tmp_pat
     assert "000000000_0001.jpg" in test_frames            # the initial model-0 test
 
 
-def test_first_interrupt_waits_for_the_step_boundary_second_raises_at_once():
-    """The first SIGINT/SIGTERM is only remembered (the loop raises at the next step boundary,
-    so it cannot be dropped wherever it lands); a second one raises; handlers are restored."""
-    from lib.train.trainer import interrupts_between_steps
-    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for first, second in ((signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGINT)):
-        with interrupts_between_steps() as interrupt:
-            assert not interrupt.is_set()
-            os.kill(os.getpid(), first)
-            time.sleep(0.05)                # the handler runs at the next bytecode
-            assert interrupt.is_set()
-            with pytest.raises(KeyboardInterrupt):
-                os.kill(os.getpid(), second)
-                time.sleep(1)
-        assert {s: signal.getsignal(s) for s in before} == before
-
-
-def test_interrupt_leaves_an_ignored_sigint_alone():
-    """A runner started with SIGINT ignored (``runGan.py 3 &`` in a script) keeps ignoring it."""
-    from lib.train.trainer import interrupts_between_steps
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        with interrupts_between_steps() as interrupt:
-            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
-            assert not interrupt.is_set()
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-def test_loop_stops_before_the_next_step_when_asked():
-    """``Trainer.loop(stop_requested=...)`` raises KeyboardInterrupt before running a step."""
-    from lib.train.trainer import Trainer
-    calls = []
-
-    class Stub:
-        run_config = type("R", (), {"rand_seed": 1})()
-        config = type("C", (), {"batch_size": 1})()
-        plan = type("P", (), {"resume": True, "scenes": None})()
-        start_step, max_iter, batches = 5, 10, None
-
-        def log(self, *args):
-            pass
-
-        def _next_batch(self, *args):
-            return None
-
-        def train_step(self, batch, step):
-            calls.append(step)
-    with pytest.raises(KeyboardInterrupt):
-        Trainer.loop(Stub(), stop_requested=lambda: True)
-    assert calls == []
-
-
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(scenes, tmp_path):
     from lib.train.trainer import train
     out = str(tmp_path / "nan")
