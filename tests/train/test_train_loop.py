@@ -195,8 +195,11 @@ def test_ctrl_c_saves_the_checkpoint_and_runs_the_test_inference(scenes, tmp_pat
                         "--max_iter", "100000", "--display_freq", "1", "--save_freq", "100000",
                         "--test_input_dir", str(test_input)])
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    # Ctrl+C as in a terminal: SIGINT at its default in the child even when the suite itself
+    # runs as a background job ('pytest &' ignores SIGINT, and children would inherit that).
     child = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, env=env)
+                             stderr=subprocess.STDOUT, text=True, env=env,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     try:
         deadline = time.time() + 180
