@@ -11,12 +11,16 @@ never trained on): each scene is degraded as ``main.py --mode inference --input_
 degrades it, run through the recurrent inference, and scored with PSNR-Y, LPIPS and tOF as ``python3 -m metrics``
 scores, and for a 4-pixel grid as ``python3 -m metrics.grid_phase`` measures it
 (metrics/val_scoring.py). The bicubic baseline is scored once. Prints a compact table;
-``--json`` writes the numbers. Bad input is one ``error:`` line and exit status 2, reported
+``--json`` writes the numbers. ``--reference`` adds, for every other method, on how many scenes
+it beats that reference and its median change per scene: a mean over a few scenes can be decided
+by one scene whose number swings from one checkpoint to the next (model/README.md, Model
+selection). Bad input is one ``error:`` line and exit status 2, reported
 before TensorFlow loads.
 """
 import json
 import os
 import re
+import statistics
 import sys
 
 from lib.errors import ArgumentParser, UserError, run_cli
@@ -26,6 +30,7 @@ BICUBIC = "bicubic"
 # row phase x % 4 over the scored output frames, in grey levels (metrics/grid_phase.py; ground
 # truth and bicubic about 0.1, a visible 4-pixel grid 1 or more)
 METRICS = ("PSNR_Y", "LPIPS", "tOF", "grid")
+HIGHER_IS_BETTER = {"PSNR_Y": True, "LPIPS": False, "tOF": False, "grid": False}
 
 
 def parse_args(argv=None):
@@ -40,6 +45,10 @@ def parse_args(argv=None):
     parser.add_argument("--num_resblock", type=int, default=10,
                         help="residual blocks of the generator (10: FRVSR recipe, shipped models; "
                         "16: the released TecoGAN)")
+    parser.add_argument("--reference", default=None,
+                        help="a checkpoint prefix (scored first if not listed) or 'bicubic': "
+                        "also print, per method and metric, on how many scenes it is better than "
+                        "this one and its median change per scene")
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     parser.add_argument("--lpips", choices=("tf", "off"), default="tf",
                         help="'tf': LPIPS with the shipped AlexNet weights; 'off': skip it")
@@ -60,6 +69,7 @@ def run_checkpoints(run_dir):
 
 
 def list_checkpoints(args):
+    """The checkpoints to score, in order, and the reference's prefix as listed among them."""
     from lib.infer.prepare import check_checkpoint_present, check_num_resblock
     from lib.models.checkpoint_files import checkpoint_prefix
     check_num_resblock(args.num_resblock)
@@ -68,12 +78,17 @@ def list_checkpoints(args):
         checkpoints += run_checkpoints(run_dir)
     if not checkpoints:
         raise UserError("give --checkpoint PREFIX (repeatable) and/or --run_dir RUN_FOLDER")
+    reference = args.reference
+    if reference not in (None, BICUBIC):
+        reference = checkpoint_prefix(reference)
+        if reference not in checkpoints:
+            checkpoints.insert(0, reference)
     for checkpoint in checkpoints:
         check_checkpoint_present(checkpoint)
         if os.path.isdir(checkpoint):
             raise UserError(f"--checkpoint '{checkpoint}' is a folder; give a checkpoint prefix "
                             "(e.g. RUN/model-400), or the folder as --run_dir")
-    return checkpoints
+    return checkpoints, reference
 
 
 def check_json_path(path):
@@ -130,6 +145,41 @@ def table(result):
     return "\n".join(lines)
 
 
+def against_reference(result, reference):
+    """Per method other than ``reference`` and per metric: on how many scenes it is better than
+    the reference ("better") and the median of its per-scene changes ("median_change", method
+    minus reference). Unlike the mean of scenes, neither moves much when one scene swings."""
+    by_name = {m["method"]: m for m in result["methods"]}
+    ref, scenes, rows = by_name[reference], list(result["scenes"]), []
+    for method in result["methods"]:
+        if method is ref:
+            continue
+        row = {"method": method["method"]}
+        for key in METRICS:
+            changes = [method["scenes"][s][key] - ref["scenes"][s][key] for s in scenes]
+            if any(c != c for c in changes):
+                continue                # not computed (LPIPS with --lpips off)
+            sign = 1 if HIGHER_IS_BETTER[key] else -1
+            row[key] = {"better": sum(sign * c > 0 for c in changes),
+                        "median_change": statistics.median(changes)}
+        rows.append(row)
+    return {"reference": reference, "scenes": len(scenes), "methods": rows}
+
+
+def reference_table(comparison):
+    """Scenes better (of all) and the median change per scene, a column per metric."""
+    width = max(len(m["method"]) for m in comparison["methods"]) + 2
+    keys = [k for k in METRICS if any(k in m for m in comparison["methods"])]
+    lines = [f"against {comparison['reference']}: scenes better (of {comparison['scenes']}) "
+             "and the median change per scene",
+             f"{'':<{width}}" + "".join(f"{k:>20}" for k in keys)]
+    for m in comparison["methods"]:
+        cells = [f"{m[k]['better']}/{comparison['scenes']} {m[k]['median_change']:+.4f}"
+                 for k in keys]
+        lines.append(f"{m['method']:<{width}}" + "".join(f"{c:>20}" for c in cells))
+    return "\n".join(lines) + "\n"
+
+
 def no_nan(value):
     """``value`` with NaN (LPIPS with --lpips off) as null: strict JSON."""
     if isinstance(value, dict):
@@ -142,7 +192,7 @@ def no_nan(value):
 def main(argv=None):
     from metrics.val_scenes import find_scenes
     args = parse_args(argv)
-    checkpoints = list_checkpoints(args)
+    checkpoints, reference = list_checkpoints(args)
     scenes = find_scenes(args.val_dir)
     check_json_path(args.json)
     print(f"{len(checkpoints)} checkpoint(s) on {len(scenes)} validation scene(s) of "
@@ -152,6 +202,9 @@ def main(argv=None):
     result = evaluate_all(scenes, checkpoints, args.num_resblock, args.lpips)
     result["val_dir"], result["num_resblock"] = args.val_dir, args.num_resblock
     print(table(result))
+    if reference is not None:
+        result["against_reference"] = against_reference(result, reference)
+        print(reference_table(result["against_reference"]))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(no_nan(result), handle, indent=1)

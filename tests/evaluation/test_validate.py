@@ -109,7 +109,7 @@ def test_each_checkpoint_is_loaded_and_run_folders_sort_by_step(setup, tmp_path,
             shutil.copy(models[seed] + suffix, run / f"{name}{suffix}")
     out = tmp_path / "numbers.json"
     validate("--checkpoint", models[3], "--run_dir", run, "--val_dir", val, "--num_resblock", 2,
-             "--json", out, "--lpips", "off")
+             "--json", out, "--lpips", "off", "--reference", models[3])
     methods = json.loads(out.read_text())["methods"]
     assert [m["method"] for m in methods] == ["bicubic", models[3], str(run / "model-2"),
                                               str(run / "model_ema-2"), str(run / "model-10")]
@@ -118,9 +118,50 @@ def test_each_checkpoint_is_loaded_and_run_folders_sort_by_step(setup, tmp_path,
     assert numbers[str(run / "model-10")] == numbers[models[3]]
     assert numbers[str(run / "model_ema-2")] == numbers[models[3]]
     assert numbers[str(run / "model-2")] != numbers[models[3]]
+    # --reference: the same weights are better on no scene and change by nothing
+    compared = json.loads(out.read_text())["against_reference"]
+    assert compared["reference"] == models[3] and compared["scenes"] == 2
+    rows = {m["method"]: m for m in compared["methods"]}
+    assert set(rows) == {"bicubic", str(run / "model-2"), str(run / "model_ema-2"),
+                         str(run / "model-10")} and "LPIPS" not in rows["bicubic"]
+    assert rows[str(run / "model-10")]["PSNR_Y"] == {"better": 0, "median_change": 0.0}
+    assert rows[str(run / "model-2")]["PSNR_Y"]["median_change"] != 0.0
     table = capsys.readouterr().out
     assert "PSNR_Y" in table and "a_scene" in table and "mean" in table and "grid" in table
     assert "LPIPS" not in table             # --lpips off: no block of NaNs
+
+
+def test_reference_counts_scenes_better_and_takes_the_median_change():
+    """One scene that swings decides the mean of scenes, not the count or the median."""
+    from metrics.validate import against_reference, reference_table
+
+    def method(name, tof, psnr):
+        return {"method": name, "scenes": {s: {"PSNR_Y": p, "LPIPS": float("nan"), "tOF": t,
+                                               "grid": 0.1} for s, t, p in zip("abcde", tof, psnr)}}
+    old = method("old", [0.20, 0.30, 0.40, 0.50, 0.60], [30.0] * 5)
+    # worse by 0.01 on four scenes, 0.08 better on the last: a lower mean, yet worse
+    new = method("new", [0.21, 0.31, 0.41, 0.51, 0.52], [30.1, 30.1, 29.9, 30.2, 30.0])
+    result = {"scenes": dict.fromkeys("abcde", 7), "methods": [old, new]}
+    compared = against_reference(result, "old")
+    row = compared["methods"][0]
+    assert compared["scenes"] == 5 and [m["method"] for m in compared["methods"]] == ["new"]
+    assert row["tOF"]["better"] == 1 and row["tOF"]["median_change"] == pytest.approx(0.01)
+    assert row["PSNR_Y"]["better"] == 3                 # higher PSNR is better; 30.0 is a tie
+    assert row["PSNR_Y"]["median_change"] == pytest.approx(0.1)
+    assert row["grid"] == {"better": 0, "median_change": 0.0}
+    assert "LPIPS" not in row                           # not computed: no column
+    text = reference_table(compared)
+    assert "1/5 +0.0100" in text and "3/5 +0.1000" in text and "LPIPS" not in text
+
+
+def test_a_reference_not_listed_is_scored_first(setup):
+    from metrics.validate import list_checkpoints, parse_args
+    _root, val, models = setup
+    args = parse_args(["--checkpoint", models[3], "--val_dir", str(val),
+                       "--reference", models[5] + ".index"])
+    assert list_checkpoints(args) == ([models[5], models[3]], models[5])
+    args = parse_args(["--checkpoint", models[3], "--val_dir", str(val), "--reference", "bicubic"])
+    assert list_checkpoints(args) == ([models[3]], "bicubic")
 
 
 def _bad(tmp_path, setup, val_dir, *extra):
@@ -148,3 +189,4 @@ def test_bad_inputs_are_one_error_line(setup, tmp_path):
     assert_one_error(*run_cli(["-m", "metrics.validate", "--run_dir", tmp_path / "run",
                                "--val_dir", val]), "no model-N")
     assert_one_error(*run_cli(["-m", "metrics.validate", "--val_dir", val]), "--checkpoint")
+    assert_one_error(*_bad(tmp_path, setup, val, "--reference", tmp_path / "nope"), "not found")
