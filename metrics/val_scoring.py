@@ -85,8 +85,3 @@ def score(targets, outputs, lpips_metric=None):
     out = {key: (float(np.mean(v)) if v else float("nan")) for key, v in values.items()}
     out["grid"] = largest_offset(scored_outputs) if scored_outputs else float("nan")
     return out
-
-
-def mean_over_scenes(per_scene):
-    """{metric: mean of the scenes' means} (every scene counts the same, as in the metrics)."""
-    return {key: float(np.mean([s[key] for s in per_scene.values()])) for key in METRICS}

@@ -14,14 +14,21 @@ scores, and for a 4-pixel grid as ``python3 -m metrics.grid_phase`` measures it
 ``--json`` writes the numbers. ``--reference`` adds, for every other method, on how many scenes
 it beats that reference and its median change per scene: a mean over a few scenes can be decided
 by one scene whose number swings from one checkpoint to the next (model/README.md, Model
-selection). Bad input is one ``error:`` line and exit status 2, reported
-before TensorFlow loads.
+selection); ``--exclude_scene`` adds a second mean without such a scene. ``--from_json`` tables
+numbers written earlier by ``--json`` (several files at once, without scoring anything again):
+
+    python3 -m metrics.validate --from_json val_3000.json --from_json val_3125.json \
+        --exclude_scene friends --reference RUN/model_ema-3000
+
+Bad input is one ``error:`` line and exit status 2, reported before TensorFlow loads.
 """
 import json
 import os
 import re
 import statistics
 import sys
+
+import numpy as np
 
 from lib.errors import ArgumentParser, UserError, run_cli
 
@@ -33,6 +40,11 @@ METRICS = ("PSNR_Y", "LPIPS", "tOF", "grid")
 HIGHER_IS_BETTER = {"PSNR_Y": True, "LPIPS": False, "tOF": False, "grid": False}
 
 
+def mean_over_scenes(per_scene):
+    """{metric: mean of the scenes' means} (every scene counts the same, as in the metrics)."""
+    return {key: float(np.mean([s[key] for s in per_scene.values()])) for key in METRICS}
+
+
 def parse_args(argv=None):
     parser = ArgumentParser(prog="python3 -m metrics.validate", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", action="append", default=[],
@@ -40,8 +52,14 @@ def parse_args(argv=None):
     parser.add_argument("--run_dir", action="append", default=[],
                         help="a training run folder: every model-N and model_ema-N (--ema_decay) "
                         "in it, sorted by N")
-    parser.add_argument("--val_dir", required=True,
+    parser.add_argument("--val_dir", default=None,
                         help="folder with one sub-folder of HR frames per validation scene")
+    parser.add_argument("--from_json", action="append", default=[],
+                        help="instead of scoring: table the numbers of a file written by --json "
+                        "(repeat the flag to merge several; they must hold the same scenes)")
+    parser.add_argument("--exclude_scene", action="append", default=[],
+                        help="also give the mean of scenes without this one (repeatable), "
+                        "in the table ('mean excl.') and the JSON ('mean_excluding')")
     parser.add_argument("--num_resblock", type=int, default=10,
                         help="residual blocks of the generator (10: FRVSR recipe, shipped models; "
                         "16: the released TecoGAN)")
@@ -53,6 +71,17 @@ def parse_args(argv=None):
     parser.add_argument("--lpips", choices=("tf", "off"), default="tf",
                         help="'tf': LPIPS with the shipped AlexNet weights; 'off': skip it")
     return parser.parse_args(argv)
+
+
+def check_sources(args):
+    """Either score (--val_dir with --checkpoint / --run_dir) or table earlier numbers
+    (--from_json), never both."""
+    if args.from_json and (args.val_dir or args.checkpoint or args.run_dir):
+        raise UserError("--from_json tables numbers already scored: give it without --val_dir, "
+                        "--checkpoint and --run_dir")
+    if not args.from_json and args.val_dir is None:
+        raise UserError("give --val_dir (a folder of validation scenes) to score checkpoints, "
+                        "or --from_json FILE to table numbers written earlier by --json")
 
 
 def run_checkpoints(run_dir):
@@ -91,6 +120,72 @@ def list_checkpoints(args):
     return checkpoints, reference
 
 
+def load_results(paths, reference):
+    """The results of earlier ``--json`` files merged into one (methods in file order; a method,
+    e.g. the bicubic baseline, listed again in a later file is kept once), and the reference
+    as a method name among them."""
+    from lib.models.checkpoint_files import checkpoint_prefix
+    merged, seen = None, set()
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                result = json.load(handle)
+            scenes, methods = result["scenes"], result["methods"]
+            names = [m["method"] for m in methods]
+            for m in methods:             # every number the table reads is there and a number
+                for scene in scenes:
+                    for key in METRICS:
+                        value = m["scenes"][scene][key]
+                        if value is not None and not isinstance(value, (int, float)):
+                            raise TypeError(f"{m['method']} {scene} {key} is {value!r}")
+        except FileNotFoundError:
+            raise UserError(f"--from_json '{path}' does not exist") from None
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"--from_json '{path}' is not a file written by --json "
+                            f"({type(exc).__name__}: {exc})") from None
+        if merged is None:
+            merged = {"scenes": scenes, "methods": [], "from_json": list(paths)}
+        elif scenes != merged["scenes"]:
+            raise UserError(f"--from_json '{path}' holds other scenes ({', '.join(scenes)}) than "
+                            f"'{paths[0]}' ({', '.join(merged['scenes'])}): numbers of different "
+                            "validation sets cannot be compared")
+        for m, name in zip(methods, names):
+            if name not in seen:
+                seen.add(name)
+                merged["methods"].append(with_nan(m))
+    if reference not in (None, BICUBIC):
+        reference = checkpoint_prefix(reference)
+        if reference not in seen:
+            raise UserError(f"--reference '{reference}' is not among the methods of the "
+                            "--from_json files: " + ", ".join(sorted(seen)))
+    return merged, reference
+
+
+def with_nan(value):
+    """The inverse of ``no_nan``: null (a metric not computed) back to NaN."""
+    if isinstance(value, dict):
+        return {k: with_nan(v) for k, v in value.items()}
+    return float("nan") if value is None else value
+
+
+def check_excluded(scenes, excluded):
+    """Every --exclude_scene names a scene, and at least one scene is left."""
+    unknown = [name for name in excluded if name not in scenes]
+    if unknown:
+        raise UserError(f"--exclude_scene {', '.join(unknown)}: no such scene; the scenes are "
+                        + ", ".join(scenes))
+    if not set(scenes) - set(excluded):
+        raise UserError("--exclude_scene leaves no scene to average")
+
+
+def add_mean_excluding(result, excluded):
+    """Per method, ``mean_excluding``: the mean of scenes without ``excluded``, and which."""
+    kept = [s for s in result["scenes"] if s not in excluded]
+    for m in result["methods"]:
+        m["mean_excluding"] = {"excluded": list(excluded),
+                               **mean_over_scenes({s: m["scenes"][s] for s in kept})}
+
+
 def check_json_path(path):
     from lib.io.output_plan import check_writable_folder
     if path is None:
@@ -123,7 +218,7 @@ def evaluate_all(scenes, checkpoints, num_resblock, lpips_mode, log=print):
         per_scene = {name: val_scoring.score(hr, make_outputs(lr), lpips_metric)
                      for name, (hr, lr) in frames.items()}
         results.append({"method": method, "scenes": per_scene,
-                        "mean": val_scoring.mean_over_scenes(per_scene)})
+                        "mean": mean_over_scenes(per_scene)})
         log(f"scored {method}")
     return {"scenes": {name: len(hr) for name, (hr, _lr) in frames.items()}, "methods": results}
 
@@ -132,14 +227,19 @@ def table(result):
     """One block per metric: a row per method, a column per scene and the mean of scenes."""
     scenes = list(result["scenes"])
     width = max(len(m["method"]) for m in result["methods"]) + 2
-    cols = [s[:12] for s in scenes] + ["mean"]
+    excluded = "mean_excluding" in result["methods"][0]
+    cols = [s[:12] for s in scenes] + ["mean"] + (["mean excl."] if excluded else [])
     lines = []
+    if excluded:
+        lines += [f"mean excl.: the mean of scenes without "
+                  f"{', '.join(result['methods'][0]['mean_excluding']['excluded'])}", ""]
     for key in METRICS:
         if all(m["mean"][key] != m["mean"][key] for m in result["methods"]):
             continue                    # not computed (LPIPS with --lpips off)
         lines.append(f"{key:<{width}}" + "".join(f"{c:>13}" for c in cols))
         for m in result["methods"]:
             values = [m["scenes"][s][key] for s in scenes] + [m["mean"][key]]
+            values += [m["mean_excluding"][key]] if excluded else []
             lines.append(f"{m['method']:<{width}}" + "".join(f"{v:>13.4f}" for v in values))
         lines.append("")
     return "\n".join(lines)
@@ -189,18 +289,32 @@ def no_nan(value):
     return None if isinstance(value, float) and value != value else value
 
 
-def main(argv=None):
+def score(args):
+    """Score the checkpoints of ``args`` on the scenes of ``--val_dir``."""
     from metrics.val_scenes import find_scenes
-    args = parse_args(argv)
     checkpoints, reference = list_checkpoints(args)
     scenes = find_scenes(args.val_dir)
-    check_json_path(args.json)
+    check_excluded([s.name for s in scenes], args.exclude_scene)    # before the scoring, not after
     print(f"{len(checkpoints)} checkpoint(s) on {len(scenes)} validation scene(s) of "
           f"'{args.val_dir}': " + ", ".join(f"{s.name} ({len(s.hr_paths)} frames "
                                            f"{s.hr_size[0]}x{s.hr_size[1]})" for s in scenes))
     sys.stdout.flush()
     result = evaluate_all(scenes, checkpoints, args.num_resblock, args.lpips)
     result["val_dir"], result["num_resblock"] = args.val_dir, args.num_resblock
+    return result, reference
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    check_sources(args)
+    check_json_path(args.json)
+    if args.from_json:
+        result, reference = load_results(args.from_json, args.reference)
+    else:
+        result, reference = score(args)
+    check_excluded(list(result["scenes"]), args.exclude_scene)
+    if args.exclude_scene:
+        add_mean_excluding(result, args.exclude_scene)
     print(table(result))
     if reference is not None:
         result["against_reference"] = against_reference(result, reference)

@@ -190,3 +190,68 @@ def test_bad_inputs_are_one_error_line(setup, tmp_path):
                                "--val_dir", val]), "no model-N")
     assert_one_error(*run_cli(["-m", "metrics.validate", "--val_dir", val]), "--checkpoint")
     assert_one_error(*_bad(tmp_path, setup, val, "--reference", tmp_path / "nope"), "not found")
+
+
+def _numbers(names, tof, scenes="abcde"):
+    """A result as --json writes it: per method a tOF per scene, LPIPS not computed (null)."""
+    from metrics.validate import mean_over_scenes, no_nan
+    methods = []
+    for name, values in zip(names, tof):
+        per_scene = {s: {"PSNR_Y": 30.0, "LPIPS": float("nan"), "tOF": t, "grid": 0.1}
+                     for s, t in zip(scenes, values)}
+        methods.append({"method": name, "scenes": per_scene, "mean": mean_over_scenes(per_scene)})
+    return no_nan({"scenes": dict.fromkeys(scenes, 7), "methods": methods})
+
+
+def test_from_json_merges_earlier_numbers_and_averages_without_excluded_scenes(tmp_path, capsys):
+    """Two files of one run, each with its bicubic row: one table, the baseline once, a second
+    mean without the swinging scene 'e', and the reference compared."""
+    first, second, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "merged.json"
+    first.write_text(json.dumps(_numbers(["bicubic", "run/model_ema-100"],
+                                         [[0.3] * 5, [0.20, 0.30, 0.40, 0.50, 0.60]])))
+    second.write_text(json.dumps(_numbers(["bicubic", "run/model_ema-200"],
+                                          [[0.3] * 5, [0.21, 0.31, 0.41, 0.51, 0.40]])))
+    assert validate("--from_json", first, "--from_json", second, "--exclude_scene", "e",
+                    "--reference", "run/model_ema-100.index", "--json", out) == 0
+    result = json.loads(out.read_text())
+    assert [m["method"] for m in result["methods"]] == ["bicubic", "run/model_ema-100",
+                                                       "run/model_ema-200"]
+    later = result["methods"][2]
+    assert later["mean"]["tOF"] == pytest.approx(0.368)         # lower than 100's 0.40 ...
+    assert later["mean_excluding"]["tOF"] == pytest.approx(0.36)   # ... but higher without 'e'
+    earlier = result["methods"][1]["mean_excluding"]
+    assert earlier.pop("excluded") == ["e"] and earlier.pop("LPIPS") is None   # not computed
+    assert earlier == pytest.approx({"PSNR_Y": 30.0, "tOF": 0.35, "grid": 0.1})
+    assert result["against_reference"]["reference"] == "run/model_ema-100"
+    assert result["against_reference"]["methods"][1]["tOF"]["better"] == 1
+    table = capsys.readouterr().out
+    assert "mean excl." in table and "without e" in table and "LPIPS" not in table
+    assert "0.3600" in table and "0.3680" in table
+
+
+def test_from_json_bad_inputs_are_one_error_line(setup, tmp_path):
+    _root, val, models = setup
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_numbers(["bicubic"], [[0.3] * 5])))
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(_numbers(["bicubic"], [[0.3] * 4], scenes="abcd")))
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"scenes": {"a": 7}, "methods": [{"method": "x", "scenes": {}}]}')
+    text = tmp_path / "text.json"
+    text.write_text("not json")
+
+    def from_json(*extra):
+        return run_cli(["-m", "metrics.validate", *extra])
+    assert_one_error(*from_json("--from_json", good, "--val_dir", val), "without --val_dir")
+    assert_one_error(*from_json("--from_json", tmp_path / "absent.json"), "does not exist")
+    assert_one_error(*from_json("--from_json", text), "not a file written by --json")
+    assert_one_error(*from_json("--from_json", broken), "not a file written by --json")
+    assert_one_error(*from_json("--from_json", good, "--from_json", other), "other scenes")
+    assert_one_error(*from_json("--from_json", good, "--exclude_scene", "z"), "no such scene")
+    assert_one_error(*from_json("--from_json", other, *sum([["--exclude_scene", s] for s in "abcd"],
+                                                            [])), "leaves no scene")
+    assert_one_error(*from_json("--from_json", good, "--reference", "run/model-9"),
+                     "not among the methods")
+    assert_one_error(*from_json("--checkpoint", models[3]), "--val_dir")
+    # scoring: an unknown scene is reported before anything is scored
+    assert_one_error(*_bad(tmp_path, setup, val, "--exclude_scene", "z_scene"), "no such scene")
