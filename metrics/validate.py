@@ -131,6 +131,8 @@ def load_results(paths, reference):
             with open(path, encoding="utf-8") as handle:
                 result = json.load(handle)
             scenes, methods = result["scenes"], result["methods"]
+            if not scenes or not methods:
+                raise ValueError("no scenes or no methods")
             names = [m["method"] for m in methods]
             for m in methods:             # every number the table reads is there and a number
                 for scene in scenes:

@@ -246,6 +246,9 @@ def test_from_json_bad_inputs_are_one_error_line(setup, tmp_path):
     assert_one_error(*from_json("--from_json", tmp_path / "absent.json"), "does not exist")
     assert_one_error(*from_json("--from_json", text), "not a file written by --json")
     assert_one_error(*from_json("--from_json", broken), "not a file written by --json")
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"scenes": {}, "methods": []}')
+    assert_one_error(*from_json("--from_json", empty), "not a file written by --json")
     assert_one_error(*from_json("--from_json", good, "--from_json", other), "other scenes")
     assert_one_error(*from_json("--from_json", good, "--exclude_scene", "z"), "no such scene")
     assert_one_error(*from_json("--from_json", other, *sum([["--exclude_scene", s] for s in "abcd"],
