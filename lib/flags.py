@@ -116,6 +116,11 @@ F.DEFINE_float("phase_loss", 0.0, "train: (ours) weight of a loss on the per-fra
                "the grid measure of metrics.grid_phase): the restoring force against a 4-pixel "
                "grid that the content loss lacks next to the perceptual loss (0 = off, the "
                "original; e.g. 1.0)")
+F.DEFINE_float("temporal_loss", 0.0, "train: (ours) weight of a loss on the part of the error "
+               "(generated minus target) that does not move with FNet's flow from frame to frame, "
+               "|e_t - warp(e_(t-1))|^2: flicker and crawling detail, what tOF and tLP measure, "
+               "while detail that stays on the object costs nothing (0 = off, the original; "
+               "e.g. 1.0)")
 F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
                  "reproducible runs and resumes, somewhat slower)")
 

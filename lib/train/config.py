@@ -58,6 +58,7 @@ class TrainConfig:
     vgg_shift: bool = False         # (ours) perceptual loss on phase-shifted crops, teco_model.py
     upsampling_lr_scale: float = 1.0  # (ours) lr factor of G's upsampling layers, teco_step.py
     phase_loss: float = 0.0         # (ours) > 0: weight of the pixel-phase loss, losses.py
+    temporal_loss: float = 0.0      # (ours) > 0: weight of the error-flicker loss, losses.py
 
     @property
     def gan(self):
@@ -115,6 +116,8 @@ class TrainConfig:
         _check_number("upsampling_lr_scale", self.upsampling_lr_scale, 0,
                       "at least 0 (1 = the original, 0 = upsampling layers frozen)")
         _check_number("phase_loss", self.phase_loss, 0,
+                      "at least 0 (0 = off, the original; e.g. 1.0)")
+        _check_number("temporal_loss", self.temporal_loss, 0,
                       "at least 0 (0 = off, the original; e.g. 1.0)")
         if self.precision not in TRAINING_PRECISIONS:
             raise UserError(f"--precision {self.precision} is for inference only; training "

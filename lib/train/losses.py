@@ -5,6 +5,8 @@ value by 1 / num_replicas and sums; the results equal the single-device values.
 """
 import tensorflow as tf
 
+from lib.ops.warp import dense_image_warp
+
 D_LAYER_NORMS = (12.0, 14.0, 24.0, 100.0)
 D_LAYER_RANGE = 0.02
 VGG_LAYER_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
@@ -66,6 +68,27 @@ def phase_loss(gen_outputs, targets):
     columns = tf.reduce_mean(cells, axis=[1, 2, 3])       # [frames, x % 4]
     rows = tf.reduce_mean(cells, axis=[1, 3, 4])          # [frames, y % 4]
     return tf.reduce_mean(tf.square(columns)) + tf.reduce_mean(tf.square(rows))
+
+
+# temporal_loss (--temporal_loss, ours): flicker of the error, what tOF measures
+def temporal_loss(gen_outputs, targets, hr_flows):
+    """``temporal_loss``: mean over pixels of the channel-summed squared part of the error
+    ``e = generated - target`` that does not move with the scene: ``e_t - W_t(e_{t-1})``.
+
+    ``W_t`` is the warp the generator itself applies to frame t-1 (``dense_image_warp`` with the
+    HR flow ``hr_flows[:, t-1]``, [B, T-1, H, W, 2]), so an error that travels with the content
+    (a texture that differs from the target but stays put on the object) costs nothing, and one
+    that changes from frame to frame (flicker, crawling detail: what makes tOF and tLP worse) costs
+    its full square. The warp is linear, so this is also ``(g_t - W g_{t-1}) - (y_t - W y_{t-1})``:
+    the generated frame-to-frame change against the target's. The flow's gradient is stopped:
+    the term trains the generator, not FNet (which could otherwise lower it by warping badly).
+    """
+    shape = tf.shape(gen_outputs)
+    error = gen_outputs - targets
+    previous = tf.reshape(error[:, :-1], tf.concat([[-1], shape[2:]], axis=0))
+    flows = tf.reshape(tf.stop_gradient(hr_flows), tf.concat([[-1], shape[2:4], [2]], axis=0))
+    carried = tf.reshape(dense_image_warp(previous, flows), tf.shape(error[:, 1:]))
+    return tf.reduce_mean(tf.reduce_sum(tf.square(error[:, 1:] - carried), axis=[-1]))
 
 
 def adversarial_loss(d_fake, eps):

@@ -67,6 +67,41 @@ def load_weights_strict(model, state, path, log=print):
         "holds no optimiser state, so Adam starts fresh")
 
 
+LOSS_AVERAGES = "state/loss_ema/"
+
+
+def _stored_loss_averages(path):
+    """Names of the logged loss averages (``TrainState.loss_ema``) that checkpoint ``path`` holds."""
+    return {name[len(LOSS_AVERAGES):].split("/", 1)[0]
+            for name, _ in tf.train.list_variables(path) if name.startswith(LOSS_AVERAGES)}
+
+
+def _state_with_losses(state, stored_losses, log):
+    """A stand-in for the training ``state`` for restoring: the same variables, but exactly the
+    loss averages ``stored_losses``: the run's own where it has them, placeholders for the others.
+
+    Why: the averages are only what the log shows, one per loss term, so turning a term on
+    (``--phase_loss``, ``--temporal_loss``) or off when a run is resumed or branched changes the
+    set. A new term's average starts at 0; a dropped term's stored average is read and discarded.
+    Everything else must still match exactly (``assert_consumed``)."""
+    added = sorted(set(state.loss_ema) - stored_losses)
+    dropped = sorted(stored_losses - set(state.loss_ema))
+    if added:
+        log(f"the checkpoint has no average of {', '.join(added)} (a loss term this run adds): "
+            "it starts at 0")
+    if dropped:
+        log(f"the checkpoint's average of {', '.join(dropped)} is dropped (a loss term this run "
+            "does not have)")
+    stand_in = tf.Module(name=state.name)
+    for attribute, value in vars(state).items():
+        if not attribute.startswith("_") and attribute != "loss_ema":
+            setattr(stand_in, attribute, value)
+    stand_in.loss_ema = {name: state.loss_ema[name] if name in state.loss_ema
+                         else tf.Variable(0.0, trainable=False, name=name)
+                         for name in sorted(stored_losses)}
+    return stand_in
+
+
 def restore_state(checkpoint, parts, path, identity, log=print):
     """The whole training state from ``path`` into ``checkpoint`` (a ``tf.train.Checkpoint``
     of ``parts``: the state and the networks); UserError when it does not fit this model.
@@ -82,10 +117,15 @@ def restore_state(checkpoint, parts, path, identity, log=print):
     if "weight_average" in stored and "weight_average" not in parts:
         raise UserError(f"checkpoint '{path}' keeps an average of the weights; resume it with "
                         "--ema_decay (the run's value is in its run.json)")
+    restored = dict(parts)
     if "weight_average" in parts and "weight_average" not in stored:
         log("the checkpoint has no weight average: it starts from the restored weights")
-        checkpoint = tf.train.Checkpoint(**{k: v for k, v in parts.items()
-                                            if k != "weight_average"})
+        del restored["weight_average"]
+    stored_losses = _stored_loss_averages(path)
+    if hasattr(parts.get("state"), "loss_ema") and set(parts["state"].loss_ema) != stored_losses:
+        restored["state"] = _state_with_losses(parts["state"], stored_losses, log)
+    if restored != parts:
+        checkpoint = tf.train.Checkpoint(**restored)
     try:
         status = checkpoint.restore(path)
         status.assert_consumed()

@@ -66,6 +66,8 @@ def loss_names(config):
         names += ["PingPang"]
     if config.phase_loss > 0:
         names += ["phase_loss"]
+    if config.temporal_loss > 0:
+        names += ["temporal_loss"]
     if config.gan:
         names += ["t_adversarial_loss", "t_discrim_loss", "t_discrim_real_output",
                   "t_discrim_fake_output"]
@@ -198,6 +200,11 @@ class TecoModel(tf.Module):
             phase = L.phase_loss(gen_outputs, targets)
             values["phase_loss"] = phase
             gen_loss += phase * cfg.phase_loss
+
+        if cfg.temporal_loss > 0:
+            temporal = L.temporal_loss(gen_outputs, targets, seq["gen_flow"])
+            values["temporal_loss"] = temporal
+            gen_loss += temporal * cfg.temporal_loss
 
         d_loss = t_balance = None
         if cfg.gan:

@@ -1,0 +1,142 @@
+"""``--temporal_loss`` (ours): a loss on the part of the error that does not travel with the flow.
+
+``|e_t - W_t(e_{t-1})|^2`` with ``e = generated - target`` and ``W_t`` the generator's own warp:
+an error that moves with the content costs nothing, flicker costs its square (checked against
+NumPy), the flow gets no gradient from it, and it enters the generator loss only when asked.
+Turning a loss term on or off when a run is resumed or branched keeps everything else exact.
+"""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lib.errors import UserError
+
+
+def _frames(rng, shape):
+    return rng.uniform(-1, 1, shape).astype(np.float32)
+
+
+def test_an_error_that_travels_with_the_flow_costs_nothing():
+    from lib.ops.warp import dense_image_warp
+    from lib.train.losses import temporal_loss
+    rng = np.random.default_rng(0)
+    batch, frames, size = 2, 4, 24
+    flows = rng.uniform(-2.5, 2.5, (batch, frames - 1, 1, 1, 2)).astype(np.float32)
+    flows = np.broadcast_to(flows, (batch, frames - 1, size, size, 2)).copy()
+    errors = [0.2 * _frames(rng, (batch, size, size, 3))]
+    for t in range(1, frames):
+        errors.append(dense_image_warp(errors[-1], flows[:, t - 1]).numpy())
+    errors = np.stack(errors, axis=1)
+    targets = _frames(rng, errors.shape)
+    travelling = float(temporal_loss(tf.constant(targets + errors), tf.constant(targets),
+                                     tf.constant(flows)))
+    assert travelling < 1e-12
+    # the same error standing still while the flow says the scene moves is flicker and costs
+    standing = np.repeat(errors[:, :1], frames, axis=1)
+    assert float(temporal_loss(tf.constant(targets + standing), tf.constant(targets),
+                               tf.constant(flows))) > 1e-3
+
+
+def test_with_no_motion_it_is_the_squared_change_of_the_error():
+    from lib.train.losses import temporal_loss
+    rng = np.random.default_rng(1)
+    targets = _frames(rng, (2, 3, 16, 20, 3))
+    generated = targets + 0.1 * _frames(rng, targets.shape)
+    still = np.zeros((2, 2, 16, 20, 2), np.float32)
+    error = (generated - targets).astype(np.float64)
+    expected = np.mean(np.sum(np.square(error[:, 1:] - error[:, :-1]), axis=-1))
+    value = float(temporal_loss(tf.constant(generated), tf.constant(targets), tf.constant(still)))
+    assert value == pytest.approx(expected, rel=1e-5)
+    assert float(temporal_loss(tf.constant(targets), tf.constant(targets),
+                               tf.constant(still))) == 0.0
+
+
+def test_it_trains_the_frames_not_the_flow():
+    from lib.train.losses import temporal_loss
+    rng = np.random.default_rng(2)
+    targets = tf.constant(_frames(rng, (1, 3, 12, 12, 3)))
+    generated = tf.Variable(targets + 0.1 * _frames(rng, (1, 3, 12, 12, 3)))
+    flows = tf.Variable(rng.uniform(-1, 1, (1, 2, 12, 12, 2)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = temporal_loss(generated, targets, flows)
+    grad_frames, grad_flows = tape.gradient(loss, [generated, flows])
+    assert grad_flows is None
+    assert float(tf.reduce_max(tf.abs(grad_frames))) > 0
+
+
+@pytest.mark.parametrize("weight", [0.0, 3.0])
+def test_it_enters_the_generator_loss_only_when_asked(weight):
+    from lib.train.config import TrainConfig
+    from lib.train.teco_model import TecoModel, loss_names
+    config = TrainConfig(batch_size=2, RNN_N=3, crop_size=8, num_resblock=1, ratio=-0.01,
+                         temporal_loss=weight)
+    model = TecoModel(config, seed=1)
+    rng = np.random.default_rng(3)
+    inputs = tf.constant(rng.uniform(0, 1, (2, 3, 8, 8, 3)).astype(np.float32))
+    targets = tf.constant(_frames(rng, (2, 3, 32, 32, 3)))
+    values, totals, _ = model.forward(inputs, targets, 1.0)
+    assert ("temporal_loss" in loss_names(config)) == (weight > 0)
+    expected = float(values["l2_content_loss"])
+    if weight:
+        assert float(values["temporal_loss"]) > 0
+        expected += weight * float(values["temporal_loss"])
+    assert float(totals["gen_loss"]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_weight_is_checked_and_recorded():
+    from lib.train.config import DataConfig, RunConfig, TrainConfig
+    from lib.train.run_folder import run_identity
+    with pytest.raises(UserError, match="--temporal_loss must be at least 0"):
+        TrainConfig(temporal_loss=-0.5).validate()
+    on = run_identity(TrainConfig(temporal_loss=2.0), DataConfig(), RunConfig())["settings"]
+    off = run_identity(TrainConfig(), DataConfig(), RunConfig())["settings"]
+    assert on["temporal_loss"] == 2.0 and "temporal_loss" not in off
+
+
+def _saved_state(config, path, seed):
+    """A model and training state of ``config`` with distinct values, saved to ``path``."""
+    from lib.train.teco_step import build
+    model, state, _ = build(config, seed=seed)
+    state.global_step.assign(7)
+    for i, name in enumerate(sorted(state.loss_ema)):
+        state.loss_ema[name].assign(0.5 + i)
+    parts = {"state": state, "generator": model.generator, "fnet": model.fnet}
+    return model, state, tf.train.Checkpoint(**parts).save(path)
+
+
+def _restored(config, path, seed):
+    from lib.train.run_folder import run_identity
+    from lib.train.config import DataConfig, RunConfig
+    from lib.train.start_weights import restore_state
+    from lib.train.teco_step import build
+    model, state, _ = build(config, seed=seed)
+    parts = {"state": state, "generator": model.generator, "fnet": model.fnet}
+    messages = []
+    restore_state(tf.train.Checkpoint(**parts), parts, path,
+                  run_identity(config, DataConfig(), RunConfig()), log=messages.append)
+    return model, state, messages
+
+
+@pytest.mark.parametrize("before,after", [(0.0, 2.0), (2.0, 0.0)])
+def test_a_loss_term_turned_on_or_off_at_a_resume_keeps_the_rest_exact(tmp_path, before, after):
+    from lib.train.config import TrainConfig
+    tiny = dict(batch_size=2, RNN_N=3, crop_size=8, num_resblock=1, ratio=-0.01)
+    saved_model, saved_state, path = _saved_state(TrainConfig(**tiny, temporal_loss=before),
+                                                  str(tmp_path / "ckpt"), seed=1)
+    model, state, messages = _restored(TrainConfig(**tiny, temporal_loss=after), path, seed=2)
+    word = "starts at 0" if after else "is dropped"
+    assert any("temporal_loss" in m and word in m for m in messages)
+    assert int(state.global_step.numpy()) == 7
+    for mine, theirs in zip(model.generator.variables, saved_model.generator.variables):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    for name, average in state.loss_ema.items():
+        expected = saved_state.loss_ema[name].numpy() if name in saved_state.loss_ema else 0.0
+        assert float(average.numpy()) == float(expected)
+
+
+def test_a_checkpoint_of_another_model_is_still_refused(tmp_path):
+    from lib.train.config import TrainConfig
+    tiny = dict(batch_size=2, RNN_N=3, crop_size=8, ratio=-0.01)
+    _, _, path = _saved_state(TrainConfig(**tiny, num_resblock=1), str(tmp_path / "ckpt"), 1)
+    with pytest.raises(UserError, match="does not fit this model"):
+        _restored(TrainConfig(**tiny, num_resblock=2, temporal_loss=1.0), path, seed=2)
