@@ -108,7 +108,8 @@ def restore_state(checkpoint, parts, path, identity, log=print):
 
     A run that had no weight average (``--ema_decay``) resumes with one: everything else is
     restored and the average starts at the next step. The other way round is refused, so an
-    average is never dropped by a forgotten flag."""
+    average is never dropped by a forgotten flag. A loss term turned on or off changes only the
+    logged averages (:func:`_state_with_losses`)."""
     try:
         stored = {name.split("/", 1)[0] for name, _ in tf.train.list_variables(path)}
     except (ValueError, tf.errors.OpError) as err:
@@ -117,14 +118,16 @@ def restore_state(checkpoint, parts, path, identity, log=print):
     if "weight_average" in stored and "weight_average" not in parts:
         raise UserError(f"checkpoint '{path}' keeps an average of the weights; resume it with "
                         "--ema_decay (the run's value is in its run.json)")
-    restored = dict(parts)
+    restored, changed = dict(parts), False
     if "weight_average" in parts and "weight_average" not in stored:
         log("the checkpoint has no weight average: it starts from the restored weights")
         del restored["weight_average"]
+        changed = True
     stored_losses = _stored_loss_averages(path)
     if hasattr(parts.get("state"), "loss_ema") and set(parts["state"].loss_ema) != stored_losses:
         restored["state"] = _state_with_losses(parts["state"], stored_losses, log)
-    if restored != parts:
+        changed = True
+    if changed:
         checkpoint = tf.train.Checkpoint(**restored)
     try:
         status = checkpoint.restore(path)
