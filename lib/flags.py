@@ -121,6 +121,10 @@ F.DEFINE_float("temporal_loss", 0.0, "train: (ours) weight of a loss on the part
                "|e_t - warp(e_(t-1))|^2: flicker and crawling detail, what tOF and tLP measure, "
                "while detail that stays on the object costs nothing (0 = off, the original; "
                "e.g. 1.0)")
+F.DEFINE_enum("temporal_loss_norm", "l2", ["l2", "l1"], "train: (ours) the norm of "
+              "--temporal_loss per pixel: l2 = the squared change (ruled by the few large "
+              "changes where the flow is wrong), l1 = its length (Charbonnier), which pulls a "
+              "grey level of flicker in flat texture as hard as one at an edge")
 F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
                  "reproducible runs and resumes, somewhat slower)")
 

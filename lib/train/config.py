@@ -15,6 +15,7 @@ from lib.errors import UserError
 
 PERCEPTUAL_NET_NAMES = ("vgg19", "vgg16_lpips")
 TRAINING_PRECISIONS = ("fp32", "bf16")
+TEMPORAL_NORMS = ("l2", "l1")        # --temporal_loss_norm, lib/train/losses.py
 
 
 def _check_number(name, value, least, expected, strict=False, below=None):
@@ -59,6 +60,7 @@ class TrainConfig:
     upsampling_lr_scale: float = 1.0  # (ours) lr factor of G's upsampling layers, teco_step.py
     phase_loss: float = 0.0         # (ours) > 0: weight of the pixel-phase loss, losses.py
     temporal_loss: float = 0.0      # (ours) > 0: weight of the error-flicker loss, losses.py
+    temporal_loss_norm: str = "l2"  # (ours) its norm per pixel: "l2" squared, "l1" Charbonnier
 
     @property
     def gan(self):
@@ -119,6 +121,9 @@ class TrainConfig:
                       "at least 0 (0 = off, the original; e.g. 1.0)")
         _check_number("temporal_loss", self.temporal_loss, 0,
                       "at least 0 (0 = off, the original; e.g. 1.0)")
+        if self.temporal_loss_norm not in TEMPORAL_NORMS:
+            raise UserError(f"--temporal_loss_norm must be one of {', '.join(TEMPORAL_NORMS)}, "
+                            f"got '{self.temporal_loss_norm}'")
         if self.precision not in TRAINING_PRECISIONS:
             raise UserError(f"--precision {self.precision} is for inference only; training "
                             f"takes {' or '.join(TRAINING_PRECISIONS)} (fp16 would need loss "

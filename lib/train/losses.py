@@ -71,7 +71,11 @@ def phase_loss(gen_outputs, targets):
 
 
 # temporal_loss (--temporal_loss, ours): flicker of the error, what tOF measures
-def temporal_loss(gen_outputs, targets, hr_flows):
+# Charbonnier's epsilon of the l1 norm: 1e-3 of the [0, 1] range, a quarter of a grey level
+CHARBONNIER_EPS = 1e-3
+
+
+def temporal_loss(gen_outputs, targets, hr_flows, norm="l2"):
     """``temporal_loss``: mean over pixels of the channel-summed squared part of the error
     ``e = generated - target`` that does not move with the scene: ``e_t - W_t(e_{t-1})``.
 
@@ -82,13 +86,23 @@ def temporal_loss(gen_outputs, targets, hr_flows):
     its full square. The warp is linear, so this is also ``(g_t - W g_{t-1}) - (y_t - W y_{t-1})``:
     the generated frame-to-frame change against the target's. The flow's gradient is stopped:
     the term trains the generator, not FNet (which could otherwise lower it by warping badly).
+
+    ``norm="l1"`` (``--temporal_loss_norm l1``) takes the length of each pixel's change instead
+    of its square (Charbonnier: ``sqrt(|d|^2 + eps^2) - eps``): the squared norm is ruled by the
+    few large changes where the flow is wrong (occlusions, edges), which the generator cannot
+    fix, while the length gives a grey level of flicker in flat texture the same pull as one at
+    an edge.
     """
     shape = tf.shape(gen_outputs)
     error = gen_outputs - targets
     previous = tf.reshape(error[:, :-1], tf.concat([[-1], shape[2:]], axis=0))
     flows = tf.reshape(tf.stop_gradient(hr_flows), tf.concat([[-1], shape[2:4], [2]], axis=0))
     carried = tf.reshape(dense_image_warp(previous, flows), tf.shape(error[:, 1:]))
-    return tf.reduce_mean(tf.reduce_sum(tf.square(error[:, 1:] - carried), axis=[-1]))
+    squared = tf.reduce_sum(tf.square(error[:, 1:] - carried), axis=[-1])
+    if norm == "l1":
+        eps = tf.constant(CHARBONNIER_EPS, squared.dtype)
+        return tf.reduce_mean(tf.sqrt(squared + eps * eps) - eps)
+    return tf.reduce_mean(squared)
 
 
 def adversarial_loss(d_fake, eps):

@@ -80,7 +80,7 @@ def ema_update(shadow, value, updates=1):
 def shared_ema_names(config):
     """Logged names whose EMA shadow the original updated twice per step (see ema_update)."""
     if (config.gan or config.use_vgg or (config.pingpang and config.pp_scaling > 0)
-            or config.phase_loss > 0):
+            or config.phase_loss > 0 or config.temporal_loss > 0):
         return ()
     return ("l2_content_loss", "All_loss_Gen")
 

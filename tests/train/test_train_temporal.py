@@ -51,6 +51,43 @@ def test_with_no_motion_it_is_the_squared_change_of_the_error():
                                tf.constant(still))) == 0.0
 
 
+def test_the_l1_norm_is_the_length_of_each_pixels_change():
+    from lib.train.losses import CHARBONNIER_EPS, temporal_loss
+    rng = np.random.default_rng(4)
+    targets = _frames(rng, (2, 3, 16, 20, 3))
+    generated = targets + 0.1 * _frames(rng, targets.shape)
+    still = np.zeros((2, 2, 16, 20, 2), np.float32)
+    change = np.diff((generated - targets).astype(np.float64), axis=1)
+    eps = CHARBONNIER_EPS
+    expected = np.mean(np.sqrt(np.sum(np.square(change), axis=-1) + eps * eps) - eps)
+    value = float(temporal_loss(tf.constant(generated), tf.constant(targets), tf.constant(still),
+                                norm="l1"))
+    assert value == pytest.approx(expected, rel=1e-5)
+    assert float(temporal_loss(tf.constant(targets), tf.constant(targets), tf.constant(still),
+                               norm="l1")) == 0.0
+
+
+def test_l1_pulls_small_and_large_flicker_alike_where_l2_favours_the_large():
+    """One pixel flickers by 0.01, another by 0.5: the squared norm's gradient at the large one is
+    50 times the small one's (it is ruled by the changes the flow gets wrong); the length's
+    gradients are equal (within Charbonnier's epsilon)."""
+    from lib.train.losses import temporal_loss
+    targets = np.zeros((1, 2, 4, 4, 3), np.float32)
+    generated = targets.copy()
+    generated[0, 1, 0, 0, 0] = 0.01
+    generated[0, 1, 3, 3, 0] = 0.5
+    still = np.zeros((1, 1, 4, 4, 2), np.float32)
+    ratios = {}
+    for norm in ("l2", "l1"):
+        frames = tf.Variable(generated)
+        with tf.GradientTape() as tape:
+            loss = temporal_loss(frames, tf.constant(targets), tf.constant(still), norm=norm)
+        grad = tape.gradient(loss, frames).numpy()[0, 1, ..., 0]
+        ratios[norm] = grad[3, 3] / grad[0, 0]
+    assert ratios["l2"] == pytest.approx(50.0, rel=1e-4)
+    assert ratios["l1"] == pytest.approx(1.0, abs=0.01)
+
+
 def test_it_trains_the_frames_not_the_flow():
     from lib.train.losses import temporal_loss
     rng = np.random.default_rng(2)
@@ -91,6 +128,21 @@ def test_the_weight_is_checked_and_recorded():
     on = run_identity(TrainConfig(temporal_loss=2.0), DataConfig(), RunConfig())["settings"]
     off = run_identity(TrainConfig(), DataConfig(), RunConfig())["settings"]
     assert on["temporal_loss"] == 2.0 and "temporal_loss" not in off
+    with pytest.raises(UserError, match="--temporal_loss_norm must be one of l2, l1"):
+        TrainConfig(temporal_loss=1.0, temporal_loss_norm="l3").validate()
+    l1 = run_identity(TrainConfig(temporal_loss=2.0, temporal_loss_norm="l1"), DataConfig(),
+                      RunConfig())["settings"]
+    assert l1["temporal_loss_norm"] == "l1" and "temporal_loss_norm" not in on
+
+
+def test_frvsr_with_the_term_keeps_one_update_of_each_logged_average():
+    """The original updated the logged averages of l2_content_loss and All_loss_Gen twice per step
+    only when the generator loss *was* the content loss; with the term on it is not."""
+    from lib.train.config import TrainConfig
+    from lib.train.teco_step import shared_ema_names
+    frvsr = dict(ratio=-0.01)
+    assert shared_ema_names(TrainConfig(**frvsr)) == ("l2_content_loss", "All_loss_Gen")
+    assert shared_ema_names(TrainConfig(**frvsr, temporal_loss=1.0)) == ()
 
 
 def _saved_state(config, path, seed):
