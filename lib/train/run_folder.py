@@ -67,6 +67,14 @@ def read_run_file(folder):
         return json.load(handle)
 
 
+def changed_settings(before, after):
+    """``{name: (before, after)}`` for the settings of two run.json files that differ; a setting
+    beyond the original that a file omits has its default (it is written only when it differs)."""
+    before, after = dict(OPTIONAL_SETTINGS, **before), dict(OPTIONAL_SETTINGS, **after)
+    return {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after))
+            if before.get(k) != after.get(k)}
+
+
 def check_run_folder(output_dir, identity, log=print):
     """True to resume from ``output_dir``; UserError when the folder belongs to another run."""
     if not os.path.isdir(output_dir):
@@ -92,9 +100,7 @@ def check_run_folder(output_dir, identity, log=print):
                         "--output_dir")
     if not has_state:
         return False
-    changed = {k: (theirs.get("settings", {}).get(k), v)
-               for k, v in identity["settings"].items()
-               if theirs.get("settings", {}).get(k) != v}
+    changed = changed_settings(theirs.get("settings", {}), identity["settings"])
     if changed:
         log("note: resuming with changed settings (the result will differ from an "
             "uninterrupted run): " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))

@@ -135,6 +135,19 @@ def test_the_weight_is_checked_and_recorded():
     assert l1["temporal_loss_norm"] == "l1" and "temporal_loss_norm" not in on
 
 
+def test_resuming_notes_a_loss_term_turned_on_or_off():
+    from lib.train.config import DataConfig, RunConfig, TrainConfig
+    from lib.train.run_folder import changed_settings, run_identity
+
+    def settings(**kw):
+        return run_identity(TrainConfig(**kw), DataConfig(), RunConfig())["settings"]
+    assert changed_settings(settings(), settings(temporal_loss=4.0, temporal_loss_norm="l1")) == {
+        "temporal_loss": (0.0, 4.0), "temporal_loss_norm": ("l2", "l1")}
+    assert changed_settings(settings(temporal_loss=24.0), settings()) == {
+        "temporal_loss": (24.0, 0.0)}
+    assert changed_settings(settings(phase_loss=1.0), settings(phase_loss=1.0)) == {}
+
+
 def test_frvsr_with_the_term_keeps_one_update_of_each_logged_average():
     """The original updated the logged averages of l2_content_loss and All_loss_Gen twice per step
     only when the generator loss *was* the content loss; with the term on it is not."""
