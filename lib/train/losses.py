@@ -99,6 +99,8 @@ def temporal_loss(gen_outputs, targets, hr_flows, norm="l2"):
     flows = tf.reshape(tf.stop_gradient(hr_flows), tf.concat([[-1], shape[2:4], [2]], axis=0))
     carried = tf.reshape(dense_image_warp(previous, flows), tf.shape(error[:, 1:]))
     squared = tf.reduce_sum(tf.square(error[:, 1:] - carried), axis=[-1])
+    if norm not in ("l2", "l1"):
+        raise ValueError(f"temporal_loss norm must be 'l2' or 'l1', got {norm!r}")
     if norm == "l1":
         eps = tf.constant(CHARBONNIER_EPS, squared.dtype)
         return tf.reduce_mean(tf.sqrt(squared + eps * eps) - eps)
