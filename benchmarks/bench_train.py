@@ -12,6 +12,9 @@ Configurations:
 * ``original``: runGan's, batch 4, RNN_N 10, crop 32 (HR 128). FRVSR: 10 residual blocks, no D,
   no VGG, no ping-pong (runGan 4). TecoGAN: 16 blocks, ping-pong (19 frames), the perceptual loss
   0.2, the spatio-temporal D, D_LAYERLOSS (runGan 3).
+* ``recipe``: the shipped models' size (``model/README.md``): batch 4, RNN_N 5, crop 32, 10
+  residual blocks for both models (TecoGAN with ping-pong: 9 frames). Their extra loss terms
+  (``--phase_loss``, ``--temporal_loss``, ``--vgg_shift``) cost little and are left out.
 * ``tiny``: batch 2, RNN_N 3, crop 8, 1 residual block (the test size).
 
 The step is the full training step (one forward pass, all gradients, the D update and both Adam
@@ -63,6 +66,7 @@ VGG16_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
                           "vgg16_lpips.npz")
 CONFIGS = {
     "original": dict(batch_size=4, RNN_N=10, crop_size=32),
+    "recipe": dict(batch_size=4, RNN_N=5, crop_size=32, num_resblock=10),
     "tiny": dict(batch_size=2, RNN_N=3, crop_size=8, num_resblock=1),
 }
 MODELS = {
@@ -191,6 +195,13 @@ def main():
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad or not precisions:
         sys.exit(f"error: --precision takes fp32, bf16 or fp32,bf16, not {args.precision!r}")
+    # checked before the minutes of peak measurement, not at the first unknown name's turn
+    for flag, value, known in (("--configs", args.configs, CONFIGS),
+                               ("--models", args.models, MODELS)):
+        unknown = [n for n in value.split(",") if n not in known]
+        if unknown:
+            sys.exit(f"error: {flag}: unknown {', '.join(map(repr, unknown))}; "
+                     f"choose from {', '.join(known)} (comma-separated)")
     if args.vgg == "standin" and "TecoGAN" in args.models and not os.path.isfile(VGG16_PATH):
         sys.exit(f"error: {VGG16_PATH} not found; make it with: {MAKE_VGG16} "
                  "(or use --vgg vgg19-random)")

@@ -11,6 +11,7 @@ import tensorflow as tf
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
+import bench_train  # noqa: E402
 import step_flops  # noqa: E402
 from lib.ops.layers import Conv2D, Conv2DTranspose  # noqa: E402
 
@@ -105,3 +106,21 @@ def test_bench_train_json_fields(tmp_path):
     # the same executed work in both precisions
     fp32, bf16 = report["results"]
     assert fp32["executed_gflop_per_step"] == bf16["executed_gflop_per_step"]
+
+
+def test_bench_train_unknown_config_is_refused_before_any_work():
+    # a typo must not cost the minutes of peak measurement before a KeyError traceback
+    for flag, value in (("--configs", "tiny,orignal"), ("--models", "TecoGAN,SRGAN")):
+        done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "bench_train.py"),
+                               flag, value, "--peak_size", "4096", "--peak_reps", "50"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0
+        bad = value.split(",")[1]
+        assert f"unknown '{bad}'" in done.stderr and "Traceback" not in done.stderr
+        assert "matmul peak" not in done.stdout
+
+
+def test_bench_train_recipe_config_is_the_shipped_models_size():
+    config = bench_train.config_for("TecoGAN", "recipe")
+    assert (config.batch_size, config.RNN_N, config.crop_size, config.num_resblock) == (4, 5, 32, 10)
+    assert config.pingpang and config.use_vgg
