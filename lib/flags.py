@@ -125,6 +125,11 @@ F.DEFINE_enum("temporal_loss_norm", "l2", ["l2", "l1"], "train: (ours) the norm 
               "--temporal_loss per pixel: l2 = the squared change (ruled by the few large "
               "changes where the flow is wrong), l1 = its length (Charbonnier), which pulls a "
               "grey level of flicker in flat texture as hard as one at an edge")
+F.DEFINE_integer("D_extra_updates", 0, "train: (ours) discriminator-only updates before each "
+                 "training step, on the step's batch (forward pass without the perceptual "
+                 "network; each obeys --Dbalance like the step's own D update): trains the "
+                 "temporal D faster than the generator, as WGAN's n_critic does (0 = off, the "
+                 "original)")
 F.DEFINE_boolean("deterministic", False, "train: deterministic TensorFlow ops (exactly "
                  "reproducible runs and resumes, somewhat slower)")
 

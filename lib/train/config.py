@@ -61,6 +61,7 @@ class TrainConfig:
     phase_loss: float = 0.0         # (ours) > 0: weight of the pixel-phase loss, losses.py
     temporal_loss: float = 0.0      # (ours) > 0: weight of the error-flicker loss, losses.py
     temporal_loss_norm: str = "l2"  # (ours) its norm per pixel: "l2" squared, "l1" Charbonnier
+    D_extra_updates: int = 0        # (ours) D-only updates before each step, teco_step.py
 
     @property
     def gan(self):
@@ -124,6 +125,12 @@ class TrainConfig:
         if self.temporal_loss_norm not in TEMPORAL_NORMS:
             raise UserError(f"--temporal_loss_norm must be one of {', '.join(TEMPORAL_NORMS)}, "
                             f"got '{self.temporal_loss_norm}'")
+        if self.D_extra_updates < 0:
+            raise UserError(f"--D_extra_updates must be at least 0 (0 = off, the original), got "
+                            f"{self.D_extra_updates}")
+        if self.D_extra_updates and not self.gan:
+            raise UserError("--D_extra_updates needs the discriminator (TecoGAN, runGan.py 3 / "
+                            "--ratio > 0); this run has none")
         if self.precision not in TRAINING_PRECISIONS:
             raise UserError(f"--precision {self.precision} is for inference only; training "
                             f"takes {' or '.join(TRAINING_PRECISIONS)} (fp16 would need loss "

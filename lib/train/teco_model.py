@@ -150,6 +150,39 @@ class TecoModel(tf.Module):
                 "input_frames": input_frames, "s_input_warp": s_input_warp,
                 "flows_finite": checks}
 
+    def _discriminate(self, seq, checks):
+        """The spatio-temporal D on the real and the generated triplets of an unrolled ``seq``:
+        outputs, layer activations, BatchNorm statistics [(real, fake) per layer] and inputs."""
+        cfg, hr = self.config, self.config.hr_size
+        velocity = triplet_flows(seq["gen_flow"], seq["r_inputs"],
+                                 lambda x: self._flow(x, checks), cfg.pingpang)
+        input_hi = lr_conditioning(seq["r_inputs"], (hr, hr))
+        real_input = discriminator_input(seq["r_targets"], velocity, input_hi, cfg.crop_dt)
+        fake_input = discriminator_input(seq["gen_outputs"], velocity, input_hi, cfg.crop_dt)
+        d_real, real_layers, real_stats = self.discriminator(real_input)
+        d_fake, fake_layers, fake_stats = self.discriminator(fake_input)
+        return {"d_real": d_real, "d_fake": d_fake, "real_layers": real_layers,
+                "fake_layers": fake_layers, "bn_stats": list(zip(real_stats, fake_stats)),
+                "real_input": real_input, "fake_input": fake_input, "velocity": velocity,
+                "input_hi": input_hi}
+
+    def discriminator_forward(self, r_inputs, r_targets):
+        """Only what the D loss needs (``--D_extra_updates``): the unroll and the D, no
+        perceptual network and no generator loss terms.
+
+        Returns ``(d_loss, t_balance, bn_stats, flows_finite)``, each as :meth:`forward` has it.
+        The unrolled frames are constants to the caller's tape (``stop_gradient``), so a gradient
+        of the D loss reaches only D.
+        """
+        cfg, checks = self.config, []
+        seq = self.unroll(r_inputs, r_targets, checks)
+        seq = {k: (tf.stop_gradient(v) if k != "flows_finite" else v) for k, v in seq.items()}
+        d = self._discriminate(seq, checks)
+        d_loss = L.discriminator_loss(d["d_real"], d["d_fake"], cfg.EPS)
+        t_balance = L.balance_term(d["d_real"], cfg.EPS) + L.adversarial_loss(d["d_fake"],
+                                                                              cfg.EPS)
+        return d_loss, t_balance, d["bn_stats"], tf.reduce_all(tf.stack(checks))
+
     def forward(self, r_inputs, r_targets, dt_ratio, keep_tensors=False, vgg_offset=None):
         """All loss terms of one forward pass.
 
@@ -209,14 +242,10 @@ class TecoModel(tf.Module):
 
         d_loss = t_balance = None
         if cfg.gan:
-            velocity = triplet_flows(seq["gen_flow"], seq["r_inputs"],
-                                     lambda x: self._flow(x, checks), cfg.pingpang)
-            input_hi = lr_conditioning(seq["r_inputs"], (hr, hr))
-            real_input = discriminator_input(targets, velocity, input_hi, cfg.crop_dt)
-            fake_input = discriminator_input(gen_outputs, velocity, input_hi, cfg.crop_dt)
-            d_real, real_layers, real_stats = self.discriminator(real_input)
-            d_fake, fake_layers, fake_stats = self.discriminator(fake_input)
-            extras["bn_stats"] = list(zip(real_stats, fake_stats))
+            d = self._discriminate(seq, checks)
+            d_real, d_fake = d["d_real"], d["d_fake"]
+            real_layers, fake_layers = d["real_layers"], d["fake_layers"]
+            extras["bn_stats"] = d["bn_stats"]
 
             adversarial = L.adversarial_loss(d_fake, cfg.EPS)
             gen_loss += cfg.ratio * adversarial * dt_ratio
@@ -233,9 +262,7 @@ class TecoModel(tf.Module):
             values["t_discrim_real_output"] = tf.reduce_mean(d_real)
             values["t_discrim_fake_output"] = tf.reduce_mean(d_fake)
             if keep_tensors:
-                extras.update(d_real=d_real, d_fake=d_fake, real_input=real_input,
-                              fake_input=fake_input, velocity=velocity, input_hi=input_hi,
-                              real_layers=real_layers, fake_layers=fake_layers)
+                extras.update({k: v for k, v in d.items() if k != "bn_stats"})
         values["All_loss_Gen"] = gen_loss
         totals = {"gen_loss": gen_loss, "fnet_loss": gen_loss + warp * cfg.warp_scaling,
                   "warp_loss": warp, "d_loss": d_loss, "t_balance": t_balance,

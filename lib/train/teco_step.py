@@ -230,6 +230,7 @@ class TecoTrainStep:
         self.strategy = strategy or tf.distribute.get_strategy()
         self.names = loss_names(self.config)
         self.train = tf.function(self._scoped(self._train))
+        self.train_discriminator = tf.function(self._scoped(self._train_discriminator))
         self.evaluate = tf.function(self._scoped(self._evaluate))
         self.evaluate_images = tf.function(self._scoped(self._evaluate_images))
 
@@ -279,6 +280,20 @@ class TecoTrainStep:
             out["bn"] = [[list(real), list(fake)] for real, fake in extras["bn_stats"]]
         return out
 
+    def _replica_train_discriminator(self, r_inputs, r_targets):
+        ctx = tf.distribute.get_replica_context()
+        scale = 1.0 / ctx.num_replicas_in_sync
+        d_vars = self.model.discriminator_variables()
+        with tf.GradientTape() as tape:
+            d_loss, t_balance, bn_stats, flows_finite = self.model.discriminator_forward(
+                r_inputs, r_targets)
+            d_loss = d_loss * scale
+        d_grads = tape.gradient(d_loss, d_vars)
+        scalars = [d_loss, t_balance * scale, tf.cast(flows_finite, tf.float32) * scale]
+        reduced = ctx.all_reduce(tf.distribute.ReduceOp.SUM, scalars + d_grads)
+        return {"scalars": reduced[:len(scalars)], "d": reduced[len(scalars):],
+                "bn": [[list(real), list(fake)] for real, fake in bn_stats]}
+
     def _replica_evaluate(self, r_inputs, r_targets, dt, images):
         ctx = tf.distribute.get_replica_context()
         scale = 1.0 / ctx.num_replicas_in_sync
@@ -301,7 +316,7 @@ class TecoTrainStep:
         return self.strategy.experimental_local_results(value)[0]
 
     def _train(self, r_inputs, r_targets):
-        cfg, state, model = self.config, self.state, self.model
+        cfg, state = self.config, self.state
         global_step = tf.identity(state.global_step)
         lr = learning_rate(cfg, global_step)
         dt = L.dt_ratio(global_step, cfg.Dt_ratio_0, cfg.Dt_ratio_add, cfg.Dt_ratio_max)
@@ -334,13 +349,7 @@ class TecoTrainStep:
                 t_balance = scalars[-1]
                 per_device(lambda v, x: v.assign(ema_update(v, x)), state.t_balance_ema,
                            t_balance)
-                for bn, ((real_mean, real_var), (fake_mean, fake_var)) in zip(
-                        model.discriminator.batch_norms(), out["bn"]):
-                    # The real pass's update op, then the fake pass's (matches the fixture).
-                    per_device(lambda v, a, b: v.assign(_moving(v, [a, b])), bn.moving_mean,
-                               real_mean, fake_mean)
-                    per_device(lambda v, a, b: v.assign(_moving(v, [a, b])), bn.moving_variance,
-                               real_var, fake_var)
+                self._update_batch_norm_statistics(out["bn"])
             state.opt_generator.apply(out["g"], lr)
             state.opt_fnet.apply(out["f"], lr)
             if self.weight_average is not None:
@@ -360,6 +369,44 @@ class TecoTrainStep:
         result.update(flows_finite=flows_ok, finite=finite, with_d=with_d, learning_rate=lr,
                       dt_ratio=dt, global_step=tf.identity(state.global_step))
         return result
+
+    def _train_discriminator(self, r_inputs, r_targets):
+        """One discriminator-only update (``--D_extra_updates``; ours): the D Adam step of
+        :meth:`_train` on this batch at the current weights, under the same ``--Dbalance`` rule,
+        and the D BatchNorm moving statistics. The generator, FNet, ``global_step``, the
+        counters, the ``t_balance`` average and the logged averages stay as they are, so a run's
+        step count and logs mean what they mean without the option.
+
+        Costs the unroll's forward pass and D's forward and backward passes: no perceptual
+        network and no generator gradients (reference 5.3's graph has none of this).
+        """
+        cfg, state = self.config, self.state
+        lr = learning_rate(cfg, tf.identity(state.global_step))
+        out = self.strategy.run(self._replica_train_discriminator, args=(r_inputs, r_targets))
+        local = [self._first(s) for s in out["scalars"]]
+        d_loss, t_balance, flows = local
+        flows_ok = flows > 1.0 - 0.5 / self.strategy.num_replicas_in_sync
+        finite = tf.logical_and(flows_ok, tf.logical_and(tf.math.is_finite(d_loss),
+                                                         tf.math.is_finite(t_balance)))
+        with_d = tf.logical_and(finite, state.t_balance_ema.read_value() < cfg.Dbalance)
+
+        def update():
+            state.opt_discriminator.apply(out["d"], lr)
+            self._update_batch_norm_statistics(out["bn"])
+            return tf.constant(True)
+
+        tf.cond(with_d, update, lambda: tf.constant(False))
+        return {"t_discrim_loss": d_loss, "t_balance_raw": t_balance, "finite": finite,
+                "with_d": with_d}
+
+    def _update_batch_norm_statistics(self, bn_stats):
+        for bn, ((real_mean, real_var), (fake_mean, fake_var)) in zip(
+                self.model.discriminator.batch_norms(), bn_stats):
+            # The real pass's update op, then the fake pass's (matches the fixture).
+            per_device(lambda v, a, b: v.assign(_moving(v, [a, b])), bn.moving_mean,
+                       real_mean, fake_mean)
+            per_device(lambda v, a, b: v.assign(_moving(v, [a, b])), bn.moving_variance,
+                       real_var, fake_var)
 
     def _eval(self, r_inputs, r_targets, images):
         cfg = self.config

@@ -311,6 +311,10 @@ class Trainer:
     def train_step(self, batch, step):
         """One step on ``batch``; the raw values go to ``history``. A step with a loss that is
         not finite changes nothing and stops training (UserError naming the last checkpoint)."""
+        for _ in range(self.config.D_extra_updates):
+            # A D-only update whose loss is not finite changes nothing; the step below then
+            # reports the batch (its own D loss is the same function).
+            self.step.train_discriminator(*batch)
         result = self.step.train(*batch)
         if not bool(result["finite"].numpy()):
             bad = [k for k, v in result.items()
