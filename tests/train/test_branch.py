@@ -1,0 +1,126 @@
+"""``python3 -m lib.train.branch``: a new run folder from step N of another run.
+
+Training the branch must continue exactly as the run did from step N (bit for bit, deterministic
+ops), the source must stay as it was, and bad input (a step not on disk, a damaged checkpoint, a
+folder in the way, no run at all) must be one clear error with nothing written.
+"""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO_ROOT
+from train_helpers import make_scenes, tiny_configs
+
+from lib.errors import UserError
+from lib.train.branch import branch_run
+
+GAN = dict(ratio=0.01, pingpang=True, pp_scaling=0.5, max_iter=4, save_freq=2, display_freq=2,
+           learning_rate=1e-3, deterministic=True)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny deterministic TecoGAN run of 4 steps with state checkpoints at 0, 2 and 4."""
+    from tensorflow.python.framework import config as tf_config
+
+    from lib.train.trainer import train
+    scenes = make_scenes(str(tmp_path_factory.mktemp("scenes")), "bikes.mp4", count=3, frames=6,
+                         size=(64, 56))
+    out = str(tmp_path_factory.mktemp("source") / "run")
+    try:
+        train(*tiny_configs(scenes, out, **GAN), log=lambda *a: None)
+    finally:
+        tf_config.disable_op_determinism()
+    return scenes, out
+
+
+def _tensors(prefix):
+    reader = tf.train.load_checkpoint(prefix)
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+            if k != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def _snapshot(folder):
+    """Every file under ``folder`` with its bytes' size and modification time."""
+    found = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            found[os.path.relpath(path, folder)] = (os.path.getsize(path),
+                                                     os.stat(path).st_mtime_ns)
+    return found
+
+
+def test_a_branch_continues_exactly_as_the_run_did(run, tmp_path):
+    from tensorflow.python.framework import config as tf_config
+
+    from lib.train.trainer import train
+    scenes, source = run
+    before = _snapshot(source)
+    target = str(tmp_path / "branch")
+    assert branch_run(source, target, step=2) == 2
+    assert _snapshot(source) == before                  # only read
+    assert sorted(os.listdir(os.path.join(target, "state"))) == [
+        "checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index"]
+    messages = []
+    try:
+        train(*tiny_configs(scenes, target, **GAN), log=messages.append)
+    finally:
+        tf_config.disable_op_determinism()
+    assert any("resumed from" in m and "ckpt-2" in m for m in messages)
+    straight = _tensors(os.path.join(source, "state", "ckpt-4"))
+    branched = _tensors(os.path.join(target, "state", "ckpt-4"))
+    assert straight.keys() == branched.keys() and len(straight) > 150
+    different = [k for k in straight if not np.array_equal(straight[k], branched[k])]
+    assert not different, different[:5]
+
+
+def test_the_newest_step_by_default_and_an_empty_target_folder_is_used(run, tmp_path):
+    _, source = run
+    target = tmp_path / "empty"
+    target.mkdir()
+    assert branch_run(source, str(target)) == 4
+    with open(target / "state" / "checkpoint") as handle:
+        assert handle.readline().strip() == 'model_checkpoint_path: "ckpt-4"'
+    with open(target / "run.json") as a, open(os.path.join(source, "run.json")) as b:
+        assert a.read() == b.read()
+
+
+def test_bad_input_is_refused_and_nothing_is_written(run, tmp_path):
+    _, source = run
+    with pytest.raises(UserError, match=r"no ckpt-3; it has steps 0, 2, 4"):
+        branch_run(source, str(tmp_path / "a"), step=3)
+    with pytest.raises(UserError, match="is the run itself"):
+        branch_run(source, source, step=2)
+    with pytest.raises(UserError, match="not a training run folder"):
+        branch_run(str(tmp_path), str(tmp_path / "b"))
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="exists and is not an empty folder"):
+        branch_run(source, str(occupied), step=2)
+    assert os.listdir(occupied) == ["notes.txt"]
+    # a checkpoint whose data file was cut short (a full disk, a copy) is refused
+    damaged = str(tmp_path / "damaged_run")
+    shutil.copytree(source, damaged)
+    data = os.path.join(damaged, "state", "ckpt-2.data-00000-of-00001")
+    with open(data, "r+b") as handle:
+        handle.truncate(os.path.getsize(data) // 2)
+    with pytest.raises(UserError, match="cannot be read whole"):
+        branch_run(damaged, str(tmp_path / "c"), step=2)
+    assert sorted(os.listdir(tmp_path)) == ["damaged_run", "occupied"]   # no half folders
+
+
+def test_the_command_line_gives_one_error_line(run, tmp_path):
+    _, source = run
+    result = subprocess.run(["python3", "-m", "lib.train.branch", "--from", source, "--step",
+                             "7", "--to", str(tmp_path / "x")], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --step 7: '{source}/state' has no ckpt-7; it has steps 0, 2, 4"]
+    assert not os.path.exists(tmp_path / "x")
