@@ -125,6 +125,11 @@ F.DEFINE_enum("temporal_loss_norm", "l2", ["l2", "l1"], "train: (ours) the norm 
               "--temporal_loss per pixel: l2 = the squared change (ruled by the few large "
               "changes where the flow is wrong), l1 = its length (Charbonnier), which pulls a "
               "grey level of flicker in flat texture as hard as one at an edge")
+F.DEFINE_enum("temporal_loss_flow", "fnet", ["fnet", "target"], "train: (ours) the motion "
+              "--temporal_loss carries the previous error with: fnet = the generator's own warp "
+              "(FNet's LR flow, upscaled), target = the targets' Farneback flow with tOF's own "
+              "parameters (computed on the CPU per step), so that only detail that does not move "
+              "as the target moves is charged, not detail where FNet's flow is wrong")
 F.DEFINE_integer("D_extra_updates", 0, "train: (ours) discriminator-only updates before each "
                  "training step, on the step's batch (forward pass without the perceptual "
                  "network; each obeys --Dbalance like the step's own D update): trains the "

@@ -16,6 +16,7 @@ from lib.errors import UserError
 PERCEPTUAL_NET_NAMES = ("vgg19", "vgg16_lpips")
 TRAINING_PRECISIONS = ("fp32", "bf16")
 TEMPORAL_NORMS = ("l2", "l1")        # --temporal_loss_norm, lib/train/losses.py
+TEMPORAL_FLOWS = ("fnet", "target")  # --temporal_loss_flow, lib/train/losses.py
 
 
 def _check_number(name, value, least, expected, strict=False, below=None):
@@ -61,6 +62,7 @@ class TrainConfig:
     phase_loss: float = 0.0         # (ours) > 0: weight of the pixel-phase loss, losses.py
     temporal_loss: float = 0.0      # (ours) > 0: weight of the error-flicker loss, losses.py
     temporal_loss_norm: str = "l2"  # (ours) its norm per pixel: "l2" squared, "l1" Charbonnier
+    temporal_loss_flow: str = "fnet"  # (ours) its motion: FNet's flow or the targets' (Farneback)
     D_extra_updates: int = 0        # (ours) D-only updates before each step, teco_step.py
 
     @property
@@ -125,6 +127,9 @@ class TrainConfig:
         if self.temporal_loss_norm not in TEMPORAL_NORMS:
             raise UserError(f"--temporal_loss_norm must be one of {', '.join(TEMPORAL_NORMS)}, "
                             f"got '{self.temporal_loss_norm}'")
+        if self.temporal_loss_flow not in TEMPORAL_FLOWS:
+            raise UserError(f"--temporal_loss_flow must be one of {', '.join(TEMPORAL_FLOWS)}, "
+                            f"got '{self.temporal_loss_flow}'")
         if self.D_extra_updates < 0:
             raise UserError(f"--D_extra_updates must be at least 0 (0 = off, the original), got "
                             f"{self.D_extra_updates}")

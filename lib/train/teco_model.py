@@ -235,8 +235,9 @@ class TecoModel(tf.Module):
             gen_loss += phase * cfg.phase_loss
 
         if cfg.temporal_loss > 0:
-            temporal = L.temporal_loss(gen_outputs, targets, seq["gen_flow"],
-                                       cfg.temporal_loss_norm)
+            motion = (L.target_flows(targets) if cfg.temporal_loss_flow == "target"
+                      else seq["gen_flow"])
+            temporal = L.temporal_loss(gen_outputs, targets, motion, cfg.temporal_loss_norm)
             values["temporal_loss"] = temporal
             gen_loss += temporal * cfg.temporal_loss
 

@@ -158,6 +158,93 @@ def test_frvsr_with_the_term_keeps_one_update_of_each_logged_average():
     assert shared_ema_names(TrainConfig(**frvsr, temporal_loss=1.0)) == ()
 
 
+def _moving_crops(shift, frames=4, size=48, seed=5):
+    """Crops of one smooth random texture in [-1, 1], the content moving by ``shift`` = (dy, dx)
+    HR pixels per frame (frame t at t * shift), [1, frames, size, size, 3]."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    margin = 4 * frames
+    big = cv2.GaussianBlur(rng.uniform(-1, 1, (size + 2 * margin, size + 2 * margin, 3))
+                           .astype(np.float32), (0, 0), 1.5)
+    big /= np.abs(big).max()
+    dy, dx = shift
+    crops = [big[margin - t * dy:margin - t * dy + size, margin - t * dx:margin - t * dx + size]
+             for t in range(frames)]
+    return np.stack(crops)[np.newaxis]
+
+
+def test_the_targets_flow_carries_each_target_frame_onto_the_next():
+    """``--temporal_loss_flow target``: Farneback on the targets, in the warp's convention."""
+    from lib.ops.warp import dense_image_warp
+    from lib.train.losses import target_flows
+    targets = _moving_crops((1, 2))
+    flows = target_flows(tf.constant(targets)).numpy()
+    assert flows.shape == (1, 3, 48, 48, 2) and flows.dtype == np.float32
+    inner = flows[:, :, 8:-8, 8:-8]
+    assert np.median(inner[..., 0]) == pytest.approx(1.0, abs=0.1)   # dy
+    assert np.median(inner[..., 1]) == pytest.approx(2.0, abs=0.1)   # dx
+    carried = dense_image_warp(targets[0, :-1], flows[0]).numpy()
+    moved = np.abs(carried - targets[0, 1:])[:, 8:-8, 8:-8].mean()
+    still = np.abs(targets[0, :-1] - targets[0, 1:])[:, 8:-8, 8:-8].mean()
+    assert moved < 0.1 * still
+
+
+def test_with_the_targets_flow_only_detail_that_leaves_the_target_costs():
+    """An error texture that moves with the target is (nearly) free under the targets' flow,
+    while FNet's flow, wrong here (zero), charges it as if it flickered."""
+    from lib.train.losses import target_flows, temporal_loss
+    targets = _moving_crops((1, 2))
+    errors = 0.2 * _moving_crops((1, 2), seed=6)
+    generated = tf.constant(targets + errors)
+    flows = target_flows(tf.constant(targets))
+    follows = float(temporal_loss(generated, tf.constant(targets), flows))
+    wrong_flow = float(temporal_loss(generated, tf.constant(targets), tf.zeros_like(flows)))
+    assert follows < 0.1 * wrong_flow
+    standing = tf.constant(targets + np.repeat(errors[:, :1], 4, axis=1))
+    assert float(temporal_loss(standing, tf.constant(targets), flows)) > 0.5 * wrong_flow
+
+
+def test_the_targets_flow_works_in_the_compiled_step_and_reaches_no_variable():
+    from lib.train.config import TrainConfig
+    from lib.train.teco_model import TecoModel
+    config = TrainConfig(batch_size=2, RNN_N=3, crop_size=8, num_resblock=1, ratio=-0.01,
+                         temporal_loss=2.0, temporal_loss_flow="target")
+    model = TecoModel(config, seed=1)
+    rng = np.random.default_rng(3)
+    inputs = tf.constant(rng.uniform(0, 1, (2, 3, 8, 8, 3)).astype(np.float32))
+    targets = tf.constant(_frames(rng, (2, 3, 32, 32, 3)))
+    eager, _, _ = model.forward(inputs, targets, 1.0)
+
+    @tf.function
+    def compiled():
+        with tf.GradientTape() as tape:
+            values, totals, _ = model.forward(inputs, targets, 1.0)
+        grads = tape.gradient(totals["gen_loss"], model.generator_variables())
+        return values["temporal_loss"], grads
+
+    value, grads = compiled()
+    assert float(value) == pytest.approx(float(eager["temporal_loss"]), rel=1e-5)
+    assert float(value) > 0 and all(g is not None for g in grads)
+    fnet = TecoModel(TrainConfig(**{**config.__dict__, "temporal_loss_flow": "fnet"}), seed=1)
+    other, _, _ = fnet.forward(inputs, targets, 1.0)
+    assert float(other["temporal_loss"]) != pytest.approx(float(value), rel=1e-3)
+
+
+def test_the_flow_choice_is_checked_and_recorded():
+    from lib.train.config import DataConfig, RunConfig, TrainConfig
+    from lib.train.run_folder import changed_settings, run_identity
+    with pytest.raises(UserError, match="--temporal_loss_flow must be one of fnet, target"):
+        TrainConfig(temporal_loss=1.0, temporal_loss_flow="gt").validate()
+
+    def settings(**kw):
+        return run_identity(TrainConfig(**kw), DataConfig(), RunConfig())["settings"]
+    assert "temporal_loss_flow" not in settings(temporal_loss=2.0)
+    assert settings(temporal_loss=2.0, temporal_loss_flow="target")["temporal_loss_flow"] == "target"
+    assert changed_settings(settings(temporal_loss=8.0),
+                            settings(temporal_loss=8.0, temporal_loss_flow="target")) == {
+        "temporal_loss_flow": ("fnet", "target")}
+
+
 def _saved_state(config, path, seed):
     """A model and training state of ``config`` with distinct values, saved to ``path``."""
     from lib.train.teco_step import build
