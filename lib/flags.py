@@ -130,6 +130,10 @@ F.DEFINE_enum("temporal_loss_flow", "fnet", ["fnet", "target"], "train: (ours) t
               "(FNet's LR flow, upscaled), target = the targets' Farneback flow with tOF's own "
               "parameters (computed on the CPU per step), so that only detail that does not move "
               "as the target moves is charged, not detail where FNet's flow is wrong")
+F.DEFINE_float("temporal_loss_blur", 0.0, "train: (ours) Gaussian sigma (HR pixels) that "
+               "blurs --temporal_loss's per-pixel change before its norm: the bilinear warp cannot "
+               "carry the finest detail at a fractional shift, so without it fine texture that "
+               "does move with the content is charged as flicker (0 = off; e.g. 1.5)")
 F.DEFINE_integer("D_extra_updates", 0, "train: (ours) discriminator-only updates before each "
                  "training step, on the step's batch (forward pass without the perceptual "
                  "network; each obeys --Dbalance like the step's own D update): trains the "

@@ -63,6 +63,7 @@ class TrainConfig:
     temporal_loss: float = 0.0      # (ours) > 0: weight of the error-flicker loss, losses.py
     temporal_loss_norm: str = "l2"  # (ours) its norm per pixel: "l2" squared, "l1" Charbonnier
     temporal_loss_flow: str = "fnet"  # (ours) its motion: FNet's flow or the targets' (Farneback)
+    temporal_loss_blur: float = 0.0  # (ours) > 0: Gaussian sigma (HR px) on its per-pixel change
     D_extra_updates: int = 0        # (ours) D-only updates before each step, teco_step.py
 
     @property
@@ -127,6 +128,8 @@ class TrainConfig:
         if self.temporal_loss_norm not in TEMPORAL_NORMS:
             raise UserError(f"--temporal_loss_norm must be one of {', '.join(TEMPORAL_NORMS)}, "
                             f"got '{self.temporal_loss_norm}'")
+        _check_number("temporal_loss_blur", self.temporal_loss_blur, 0,
+                      "at least 0 (0 = off; a Gaussian sigma in HR pixels, e.g. 1.5)", below=33)
         if self.temporal_loss_flow not in TEMPORAL_FLOWS:
             raise UserError(f"--temporal_loss_flow must be one of {', '.join(TEMPORAL_FLOWS)}, "
                             f"got '{self.temporal_loss_flow}'")

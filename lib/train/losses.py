@@ -3,6 +3,9 @@
 All terms are means over the batch, so under ``tf.distribute`` the step scales each replica's
 value by 1 / num_replicas and sums; the results equal the single-device values.
 """
+import math
+
+import numpy as np
 import tensorflow as tf
 
 from lib.ops.warp import dense_image_warp
@@ -75,7 +78,20 @@ def phase_loss(gen_outputs, targets):
 CHARBONNIER_EPS = 1e-3
 
 
-def temporal_loss(gen_outputs, targets, hr_flows, norm="l2"):
+def blurred(frames, sigma):
+    """Each channel of NHWC ``frames`` blurred by a Gaussian of ``sigma`` pixels (reflected
+    border; taps out to 3 sigma, as ``gauss_down_kernel``)."""
+    from lib.ops.degradation import gaussian_kernel_2d
+    size = 1 + 2 * int(math.ceil(3.0 * sigma))
+    channels = frames.shape[-1]
+    kernel = np.tile(gaussian_kernel_2d(size, sigma).astype(np.float32)[:, :, None, None],
+                     [1, 1, channels, 1])
+    half = size // 2
+    padded = tf.pad(frames, [[0, 0], [half, half], [half, half], [0, 0]], mode="REFLECT")
+    return tf.nn.depthwise_conv2d(padded, tf.constant(kernel, frames.dtype), [1, 1, 1, 1], "VALID")
+
+
+def temporal_loss(gen_outputs, targets, hr_flows, norm="l2", blur_sigma=0.0):
     """``temporal_loss``: mean over pixels of the channel-summed squared part of the error
     ``e = generated - target`` that does not move with the scene: ``e_t - W_t(e_{t-1})``.
 
@@ -92,13 +108,24 @@ def temporal_loss(gen_outputs, targets, hr_flows, norm="l2"):
     few large changes where the flow is wrong (occlusions, edges), which the generator cannot
     fix, while the length gives a grey level of flicker in flat texture the same pull as one at
     an edge.
+
+    ``blur_sigma`` > 0 (``--temporal_loss_blur``) blurs each pixel's change by a Gaussian first:
+    the bilinear warp cannot carry detail finer than a few pixels at a fractional shift (half a
+    pixel halves what it keeps at a 4-pixel period and wipes out the 2-pixel one), so an
+    unblurred term charges fine texture that does travel with the content as if it flickered,
+    and pulls the output towards the target there, as a second content loss would. Blurred, the
+    term keeps the scale that Farneback's flow (and so tOF) follows and leaves the finest detail
+    to the perceptual loss.
     """
     shape = tf.shape(gen_outputs)
     error = gen_outputs - targets
     previous = tf.reshape(error[:, :-1], tf.concat([[-1], shape[2:]], axis=0))
     flows = tf.reshape(tf.stop_gradient(hr_flows), tf.concat([[-1], shape[2:4], [2]], axis=0))
-    carried = tf.reshape(dense_image_warp(previous, flows), tf.shape(error[:, 1:]))
-    squared = tf.reduce_sum(tf.square(error[:, 1:] - carried), axis=[-1])
+    carried = dense_image_warp(previous, flows)
+    change = tf.reshape(error[:, 1:], tf.shape(carried)) - carried
+    if blur_sigma > 0:
+        change = blurred(change, blur_sigma)
+    squared = tf.reduce_sum(tf.square(change), axis=[-1])
     if norm not in ("l2", "l1"):
         raise ValueError(f"temporal_loss norm must be 'l2' or 'l1', got {norm!r}")
     if norm == "l1":

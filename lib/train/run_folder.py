@@ -28,6 +28,7 @@ SETTING_KEYS = ("batch_size", "RNN_N", "crop_size", "rand_seed", "vgg_scaling", 
 OPTIONAL_SETTINGS = {"precision": "fp32", "ema_decay": 0.0, "vgg_shift": False,
                      "upsampling_lr_scale": 1.0, "phase_loss": 0.0,
                      "temporal_loss": 0.0, "temporal_loss_norm": "l2", "temporal_loss_flow": "fnet",
+                     "temporal_loss_blur": 0.0,
                      "D_extra_updates": 0}
 
 

@@ -237,7 +237,8 @@ class TecoModel(tf.Module):
         if cfg.temporal_loss > 0:
             motion = (L.target_flows(targets) if cfg.temporal_loss_flow == "target"
                       else seq["gen_flow"])
-            temporal = L.temporal_loss(gen_outputs, targets, motion, cfg.temporal_loss_norm)
+            temporal = L.temporal_loss(gen_outputs, targets, motion, cfg.temporal_loss_norm,
+                                       cfg.temporal_loss_blur)
             values["temporal_loss"] = temporal
             gen_loss += temporal * cfg.temporal_loss
 

@@ -230,6 +230,50 @@ def test_the_targets_flow_works_in_the_compiled_step_and_reaches_no_variable():
     assert float(other["temporal_loss"]) != pytest.approx(float(value), rel=1e-3)
 
 
+def test_blurring_spares_fine_detail_that_travels_but_not_a_coarse_standing_error():
+    """Fine texture (periods of 2.5-4 px) moving by exactly half a pixel per frame: the bilinear
+    warp loses much of it, so the unblurred term charges it though it travels with the content;
+    blurred (sigma 1.5) that cost nearly vanishes. A coarse error that stands still while the
+    content moves (what shifts Farneback's flow) keeps most of its cost."""
+    import cv2
+    from lib.train.losses import temporal_loss
+    size, frames = 40, 3
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+
+    def fine(shift):
+        wave = sum(np.sin(2 * np.pi * ((yy - shift) / p + xx / q) + k)
+                   for k, (p, q) in enumerate([(2.5, 7.0), (3.0, 5.0), (4.0, 3.5)]))
+        return np.repeat((0.05 * wave)[..., None], 3, axis=-1).astype(np.float32)
+    moving = np.stack([fine(0.5 * t) for t in range(frames)])[np.newaxis]
+    flows = np.zeros((1, frames - 1, size, size, 2), np.float32)
+    flows[..., 0] = 0.5                                        # the content moves 0.5 px down
+    rng = np.random.default_rng(7)
+    coarse = cv2.GaussianBlur(rng.uniform(-1, 1, (size, size, 3)).astype(np.float32), (0, 0), 3)
+    standing = np.repeat((coarse / np.abs(coarse).max() * 0.2)[np.newaxis, np.newaxis],
+                         frames, axis=1)
+    targets = tf.zeros_like(moving)
+
+    def cost(errors, sigma):
+        return float(temporal_loss(tf.constant(errors), targets, tf.constant(flows),
+                                   blur_sigma=sigma))
+    assert cost(moving, 0.0) > 1e-3
+    assert cost(moving, 1.5) < 0.1 * cost(moving, 0.0)
+    assert cost(standing, 1.5) > 0.5 * cost(standing, 0.0)
+
+
+def test_the_blur_keeps_the_flat_field_and_the_default_is_exact():
+    from lib.train.losses import blurred, temporal_loss
+    flat = tf.fill([2, 12, 14, 3], 0.3)
+    np.testing.assert_allclose(blurred(flat, 1.5).numpy(), 0.3, rtol=1e-6)
+    rng = np.random.default_rng(8)
+    targets = _frames(rng, (1, 3, 16, 16, 3))
+    generated = targets + 0.1 * _frames(rng, targets.shape)
+    flows = rng.uniform(-1, 1, (1, 2, 16, 16, 2)).astype(np.float32)
+    args = (tf.constant(generated), tf.constant(targets), tf.constant(flows))
+    assert float(temporal_loss(*args, blur_sigma=0.0)) == float(temporal_loss(*args))
+    assert float(temporal_loss(*args, blur_sigma=1.0)) < float(temporal_loss(*args))
+
+
 def test_the_flow_choice_is_checked_and_recorded():
     from lib.train.config import DataConfig, RunConfig, TrainConfig
     from lib.train.run_folder import changed_settings, run_identity
@@ -243,6 +287,10 @@ def test_the_flow_choice_is_checked_and_recorded():
     assert changed_settings(settings(temporal_loss=8.0),
                             settings(temporal_loss=8.0, temporal_loss_flow="target")) == {
         "temporal_loss_flow": ("fnet", "target")}
+    with pytest.raises(UserError, match="--temporal_loss_blur must be at least 0"):
+        TrainConfig(temporal_loss=1.0, temporal_loss_blur=-1.0).validate()
+    assert settings(temporal_loss=8.0, temporal_loss_blur=1.5)["temporal_loss_blur"] == 1.5
+    assert "temporal_loss_blur" not in settings(temporal_loss=8.0)
 
 
 def _saved_state(config, path, seed):
