@@ -1,0 +1,101 @@
+"""``python3 -m metrics.tof_split``: the bins' tOF contributions add up to the scene's tOF as
+``metrics.validate`` scores it, a difference confined to one kind of region lands in that
+region's bin, and bad input is one error line."""
+import json
+
+import numpy as np
+import pytest
+
+from cli_helpers import assert_one_error, run_cli
+from inference_helpers import save_random_model
+from test_validate import write_scene
+
+
+def _moving(size=(64, 72), frames=7, seed=0):
+    """Targets: a flat grey left half and a moving texture on the right half (RGB uint8)."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(0, 256, (size[0] // 3, size[1] // 3, 3), np.uint8),
+                      (size[1] + 16, size[0] + 16), interpolation=cv2.INTER_CUBIC)
+    out = []
+    for t in range(frames):
+        shift = np.float32([[1, 0, 0.7 * t], [0, 1, 0.4 * t]])
+        frame = cv2.warpAffine(base, shift, (size[1] + 16, size[0] + 16),
+                               flags=cv2.INTER_CUBIC)[8:8 + size[0], 8:8 + size[1]]
+        frame[:, :size[1] // 2] = 128
+        out.append(frame)
+    return out
+
+
+def test_the_contributions_add_up_to_the_tof_that_validate_scores():
+    from metrics.tof_split import tof_by_texture
+    from metrics.val_scoring import score
+    rng = np.random.default_rng(1)
+    targets = _moving()
+    outputs = [np.clip(t.astype(int) + rng.integers(-12, 13, t.shape), 0, 255).astype(np.uint8)
+               for t in targets]
+    split = tof_by_texture(targets, outputs)
+    assert len(split["share"]) == len(split["tOF"]) == 5
+    assert sum(split["share"]) == pytest.approx(1.0, abs=1e-12)
+    assert sum(split["tOF"]) == pytest.approx(score(targets, outputs)["tOF"], rel=1e-6)
+    for share, part, in_bin in zip(split["share"], split["tOF"], split["tOF_in_bin"]):
+        if share > 0:
+            assert in_bin == pytest.approx(part / share)
+
+
+def test_flicker_only_in_the_flat_half_lands_in_the_flattest_bin():
+    from metrics.tof_split import tof_by_texture
+    rng = np.random.default_rng(2)
+    targets = _moving()
+    outputs = []
+    for t in targets:
+        o = t.copy()
+        noise = rng.integers(-20, 21, (t.shape[0], t.shape[1] // 2 - 8, 1))
+        o[:, :t.shape[1] // 2 - 8] = np.clip(128 + noise, 0, 255).astype(np.uint8)
+        outputs.append(o)
+    split = tof_by_texture(targets, outputs)
+    assert split["share"][0] > 0.3                       # the flat half (std < 2 levels)
+    assert split["tOF"][0] > 0.7 * sum(split["tOF"])
+    assert sum(split["tOF"]) > 0.1
+    same = tof_by_texture(targets, targets)
+    assert sum(same["tOF"]) == 0.0
+
+
+@pytest.fixture(scope="module")
+def scene_and_model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tof_split")
+    write_scene(str(root / "val" / "a_scene"), seed=1)
+    return root, save_random_model(str(root / "m" / "model"), num_resblock=2, seed=3)
+
+
+def test_the_cli_tables_each_method_and_writes_json(scene_and_model, tmp_path):
+    root, model = scene_and_model
+    out = tmp_path / "split.json"
+    status, stdout, stderr = run_cli(["-m", "metrics.tof_split", "--checkpoint", model,
+                                      "--val_dir", root / "val", "--num_resblock", "2",
+                                      "--json", out])
+    assert status == 0, (stdout + stderr)[-3000:]
+    result = json.loads(out.read_text())
+    assert [m["method"] for m in result["methods"]] == ["bicubic", model]
+    assert result["bins"] == ["0-2", "2-4", "4-8", "8-16", ">=16"]
+    validated = tmp_path / "val.json"
+    from metrics.validate import main
+    assert main(["--checkpoint", model, "--val_dir", str(root / "val"), "--num_resblock", "2",
+                 "--lpips", "off", "--json", str(validated)]) == 0
+    scored = json.loads(validated.read_text())["methods"]
+    for split, val in zip(result["methods"], scored):
+        assert sum(split["scenes"]["a_scene"]["tOF"]) == pytest.approx(
+            val["scenes"]["a_scene"]["tOF"], rel=1e-6)
+    assert "a_scene" in stdout and "share" in stdout
+
+
+def test_bad_inputs_are_one_error_line(scene_and_model, tmp_path):
+    root, model = scene_and_model
+    assert_one_error(*run_cli(["-m", "metrics.tof_split", "--checkpoint", model, "--val_dir",
+                               tmp_path / "absent"]), "does not exist")
+    assert_one_error(*run_cli(["-m", "metrics.tof_split", "--val_dir", root / "val"]),
+                     "--checkpoint")
+    assert_one_error(*run_cli(["-m", "metrics.tof_split", "--checkpoint", tmp_path / "nope",
+                               "--val_dir", root / "val"]), "not found")
+    assert_one_error(*run_cli(["-m", "metrics.tof_split", "--checkpoint", model, "--val_dir",
+                               root / "val", "--json", tmp_path]), "is a folder")
