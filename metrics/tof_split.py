@@ -98,15 +98,8 @@ def split_all(scenes, checkpoints, num_resblock):
     from metrics import val_scoring
     from metrics.val_scenes import load_frames
     frames = {scene.name: load_frames(scene) for scene in scenes}
-    methods, runner = [], None
-    for method in ["bicubic"] + checkpoints:
-        if method == "bicubic":
-            make_outputs = val_scoring.bicubic_outputs
-        elif runner is None:
-            runner = val_scoring.CheckpointRunner(num_resblock, method)
-            make_outputs = runner.super_resolve
-        else:
-            runner.load(method)
+    methods = []
+    for method, make_outputs in val_scoring.methods_with_outputs(checkpoints, num_resblock):
         methods.append({"method": method, "scenes": {
             name: tof_by_texture(hr, make_outputs(lr)) for name, (hr, lr) in frames.items()}})
     return {"bins": bin_names(), "methods": methods}

@@ -20,7 +20,7 @@ from metrics.grid_phase import largest_offset
 from metrics.image_metrics import crop_8x8, psnr_y
 from metrics.inputs import evaluated_indices
 from metrics.temporal import farneback, grey, tof_from_flows
-from metrics.validate import METRICS
+from metrics.validate import BICUBIC, METRICS
 
 
 class CheckpointRunner:
@@ -57,6 +57,19 @@ class CheckpointRunner:
             if not warm:
                 outputs.append(out_u8.numpy()[0])
         return outputs
+
+
+def methods_with_outputs(checkpoints, num_resblock):
+    """``(BICUBIC, bicubic_outputs)`` first, then ``(checkpoint, super_resolve)`` for each
+    checkpoint in turn, all through one :class:`CheckpointRunner` (valid until the next item)."""
+    yield BICUBIC, bicubic_outputs
+    runner = None
+    for checkpoint in checkpoints:
+        if runner is None:
+            runner = CheckpointRunner(num_resblock, checkpoint)
+        else:
+            runner.load(checkpoint)
+        yield checkpoint, runner.super_resolve
 
 
 def bicubic_outputs(lr_frames):

@@ -208,15 +208,8 @@ def evaluate_all(scenes, checkpoints, num_resblock, lpips_mode, log=print):
 
     lpips_metric, _ = load_lpips("tf" if lpips_mode == "tf" else "off")
     frames = {scene.name: load_frames(scene) for scene in scenes}   # (HR, LR) per scene
-    results, runner = [], None
-    for method in [BICUBIC] + checkpoints:
-        if method == BICUBIC:
-            make_outputs = val_scoring.bicubic_outputs
-        elif runner is None:
-            runner = val_scoring.CheckpointRunner(num_resblock, method)
-            make_outputs = runner.super_resolve
-        else:
-            runner.load(method)
+    results = []
+    for method, make_outputs in val_scoring.methods_with_outputs(checkpoints, num_resblock):
         per_scene = {name: val_scoring.score(hr, make_outputs(lr), lpips_metric)
                      for name, (hr, lr) in frames.items()}
         results.append({"method": method, "scenes": per_scene,
