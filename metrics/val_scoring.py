@@ -59,17 +59,31 @@ class CheckpointRunner:
         return outputs
 
 
+class MethodOutputs:
+    """``outputs(method)``: the function that super-resolves a scene's LR frames for BICUBIC or a
+    checkpoint. Every checkpoint goes through one :class:`CheckpointRunner`, so a function is
+    valid until the next checkpoint is asked for."""
+
+    def __init__(self, num_resblock):
+        self.num_resblock = num_resblock
+        self.runner = None
+
+    def __call__(self, method):
+        if method == BICUBIC:
+            return bicubic_outputs
+        if self.runner is None:
+            self.runner = CheckpointRunner(self.num_resblock, method)
+        else:
+            self.runner.load(method)
+        return self.runner.super_resolve
+
+
 def methods_with_outputs(checkpoints, num_resblock):
     """``(BICUBIC, bicubic_outputs)`` first, then ``(checkpoint, super_resolve)`` for each
-    checkpoint in turn, all through one :class:`CheckpointRunner` (valid until the next item)."""
-    yield BICUBIC, bicubic_outputs
-    runner = None
-    for checkpoint in checkpoints:
-        if runner is None:
-            runner = CheckpointRunner(num_resblock, checkpoint)
-        else:
-            runner.load(checkpoint)
-        yield checkpoint, runner.super_resolve
+    checkpoint in turn (:class:`MethodOutputs`)."""
+    outputs = MethodOutputs(num_resblock)
+    for method in (BICUBIC, *checkpoints):
+        yield method, outputs(method)
 
 
 def bicubic_outputs(lr_frames):

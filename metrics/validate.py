@@ -70,6 +70,19 @@ def parse_args(argv=None):
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     parser.add_argument("--lpips", choices=("tf", "off"), default="tf",
                         help="'tf': LPIPS with the shipped AlexNet weights; 'off': skip it")
+    parser.add_argument("--from_step", type=int, default=0,
+                        help="of each --run_dir, only the checkpoints of step N >= this")
+    parser.add_argument("--ema_only", action="store_true",
+                        help="of each --run_dir, only the model_ema-N checkpoints (--ema_decay)")
+    parser.add_argument("--watch", action="store_true",
+                        help="keep scoring each new checkpoint of --run_dir as the training saves "
+                        "it, into --json (resumed from it), with tensorboard scalars in "
+                        "RUN/log/validation(_ema); metrics/val_watch.py")
+    parser.add_argument("--poll", type=float, default=None,
+                        help="--watch: seconds between looks for new checkpoints (default 60)")
+    parser.add_argument("--stop_after", type=float, default=None,
+                        help="--watch: stop after this many seconds of polling without a new "
+                        "checkpoint (default: run until Ctrl-C)")
     return parser.parse_args(argv)
 
 
@@ -84,17 +97,45 @@ def check_sources(args):
                         "or --from_json FILE to table numbers written earlier by --json")
 
 
-def run_checkpoints(run_dir):
-    """The ``model-N`` and ``model_ema-N`` prefixes of a run folder, sorted by N (each
-    ``model-N`` before its ``model_ema-N``)."""
+def run_checkpoints(run_dir, from_step=0, ema_only=False, allow_empty=False):
+    """The ``model-N`` and ``model_ema-N`` prefixes of a run folder with N >= ``from_step`` (only
+    ``model_ema-N`` with ``ema_only``), sorted by N (each ``model-N`` before its ``model_ema-N``)."""
     if not os.path.isdir(run_dir):
         raise UserError(f"--run_dir '{run_dir}' does not exist or is not a folder")
     found = sorted((int(m.group(2)), m.group(1) == "model_ema")
                    for m in (re.fullmatch(r"(model|model_ema)-(\d+)\.index", n)
                              for n in os.listdir(run_dir)) if m)
-    if not found:
+    if not found and not allow_empty:
         raise UserError(f"--run_dir '{run_dir}' holds no model-N checkpoints (model-N.index)")
+    found = [(n, ema) for n, ema in found if n >= from_step and (ema or not ema_only)]
+    if not found and not allow_empty:
+        raise UserError(f"--run_dir '{run_dir}' holds no "
+                        f"{'model_ema-N' if ema_only else 'model-N'} checkpoint with N >= "
+                        f"{from_step} (--from_step)")
     return [os.path.join(run_dir, f"{'model_ema' if ema else 'model'}-{n}") for n, ema in found]
+
+
+def check_watch_args(args):
+    """The options of --run_dir listing and --watch make sense together."""
+    if args.from_step < 0:
+        raise UserError(f"--from_step {args.from_step}: give a step >= 0")
+    if (args.from_step or args.ema_only) and not args.run_dir:
+        raise UserError("--from_step and --ema_only choose among the checkpoints of --run_dir; "
+                        "give --run_dir")
+    if not args.watch:
+        if args.stop_after is not None or args.poll is not None:
+            raise UserError("--poll and --stop_after go with --watch")
+        return
+    if args.from_json:
+        raise UserError("--watch scores new checkpoints; it does not go with --from_json")
+    if not args.run_dir or not args.json:
+        raise UserError("--watch needs --run_dir (the training run to follow) and --json (where "
+                        "the numbers are kept, and from which a stopped watch resumes)")
+    args.poll = 60.0 if args.poll is None else args.poll
+    if not args.poll > 0:              # also rejects NaN
+        raise UserError(f"--poll {args.poll}: give a number of seconds > 0")
+    if args.stop_after is not None and not args.stop_after >= 0:
+        raise UserError(f"--stop_after {args.stop_after}: give a number of seconds >= 0")
 
 
 def list_checkpoints(args):
@@ -104,8 +145,9 @@ def list_checkpoints(args):
     check_num_resblock(args.num_resblock)
     checkpoints = [checkpoint_prefix(c) for c in args.checkpoint]
     for run_dir in args.run_dir:
-        checkpoints += run_checkpoints(run_dir)
-    if not checkpoints:
+        checkpoints += run_checkpoints(run_dir, args.from_step, args.ema_only,
+                                       allow_empty=args.watch)
+    if not checkpoints and not args.watch:
         raise UserError("give --checkpoint PREFIX (repeatable) and/or --run_dir RUN_FOLDER")
     reference = args.reference
     if reference not in (None, BICUBIC):
@@ -197,23 +239,34 @@ def check_json_path(path):
     check_writable_folder(os.path.dirname(os.path.abspath(path)), "--json")
 
 
-def evaluate_all(scenes, checkpoints, num_resblock, lpips_mode, log=print):
-    """{"scenes": {name: frames}, "methods": [{"method", "scenes": {name: metrics}, "mean"}]}."""
+def load_scoring(scenes, lpips_mode):
+    """TensorFlow loaded, every scene's (HR, LR) frames read once, and the LPIPS metric (None
+    with ``lpips_mode`` 'off')."""
     from lib.project import import_tensorflow
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")     # before TensorFlow loads: no C++ notices
     import_tensorflow()
     from LPIPSmodels import load_lpips
-    from metrics import val_scoring
     from metrics.val_scenes import load_frames
-
     lpips_metric, _ = load_lpips("tf" if lpips_mode == "tf" else "off")
     frames = {scene.name: load_frames(scene) for scene in scenes}   # (HR, LR) per scene
+    return frames, lpips_metric
+
+
+def score_method(method, make_outputs, frames, lpips_metric):
+    """{"method", "scenes": {name: metrics}, "mean"} of one method's outputs on every scene."""
+    from metrics import val_scoring
+    per_scene = {name: val_scoring.score(hr, make_outputs(lr), lpips_metric)
+                 for name, (hr, lr) in frames.items()}
+    return {"method": method, "scenes": per_scene, "mean": mean_over_scenes(per_scene)}
+
+
+def evaluate_all(scenes, checkpoints, num_resblock, lpips_mode, log=print):
+    """{"scenes": {name: frames}, "methods": [{"method", "scenes": {name: metrics}, "mean"}]}."""
+    from metrics import val_scoring
+    frames, lpips_metric = load_scoring(scenes, lpips_mode)
     results = []
     for method, make_outputs in val_scoring.methods_with_outputs(checkpoints, num_resblock):
-        per_scene = {name: val_scoring.score(hr, make_outputs(lr), lpips_metric)
-                     for name, (hr, lr) in frames.items()}
-        results.append({"method": method, "scenes": per_scene,
-                        "mean": mean_over_scenes(per_scene)})
+        results.append(score_method(method, make_outputs, frames, lpips_metric))
         log(f"scored {method}")
     return {"scenes": {name: len(hr) for name, (hr, _lr) in frames.items()}, "methods": results}
 
@@ -284,6 +337,13 @@ def no_nan(value):
     return None if isinstance(value, float) and value != value else value
 
 
+def write_json(path, result):
+    """``result`` as strict JSON, replacing ``path`` whole (a watch rewrites it after every
+    checkpoint; an interruption leaves the previous version)."""
+    from lib.io.atomic import write_text
+    write_text(path, json.dumps(no_nan(result), indent=1), fsync=False)
+
+
 def score(args):
     """Score the checkpoints of ``args`` on the scenes of ``--val_dir``."""
     from metrics.val_scenes import find_scenes
@@ -302,9 +362,13 @@ def score(args):
 def main(argv=None):
     args = parse_args(argv)
     check_sources(args)
+    check_watch_args(args)
     check_json_path(args.json)
     if args.from_json:
         result, reference = load_results(args.from_json, args.reference)
+    elif args.watch:
+        from metrics.val_watch import watch
+        result, reference = watch(args)
     else:
         result, reference = score(args)
     check_excluded(list(result["scenes"]), args.exclude_scene)
@@ -315,8 +379,7 @@ def main(argv=None):
         result["against_reference"] = against_reference(result, reference)
         print(reference_table(result["against_reference"]))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(no_nan(result), handle, indent=1)
+        write_json(args.json, result)
         print(f"numbers written to {args.json}")
     return 0
 

@@ -1,0 +1,174 @@
+"""``python3 -m metrics.validate --watch``: checkpoints saved while it watches are scored as the
+plain command scores them, in step order, into a JSON it resumes from and into tensorboard
+scalars; bad combinations of options are one error line."""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from cli_helpers import assert_one_error, run_cli
+from inference_helpers import save_random_model
+from test_validate import FRAMES, write_scene
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("watch")
+    val = root / "val"
+    write_scene(str(val / "a_scene"), seed=1)
+    write_scene(str(val / "b_scene"), seed=2, frames=FRAMES + 1)
+    models = {seed: save_random_model(str(root / f"m{seed}" / "model"), num_resblock=2, seed=seed)
+              for seed in (3, 5)}
+    return val, models
+
+
+def save_as(model, run, name):
+    """Copy a checkpoint into a run folder as ``name`` (data first, index last, as TF writes)."""
+    for suffix in (".data-00000-of-00001", ".index"):
+        shutil.copy(model + suffix, run / f"{name}{suffix}")
+
+
+def validate(*args):
+    from metrics.validate import main
+    return main([str(a) for a in args])
+
+
+def scalars(folder):
+    """{tag: {step: value}} of the tensorboard event files in ``folder``."""
+    from lib.train.summaries import read_events
+    return {tag: dict(values) for tag, values in read_events(str(folder)).items()}
+
+
+def test_watch_scores_new_checkpoints_in_order_and_resumes(setup, tmp_path, monkeypatch, capsys):
+    import metrics.val_watch as val_watch
+    val, models = setup
+    run = tmp_path / "run"
+    run.mkdir()
+    save_as(models[3], run, "model-100")          # before --from_step: never scored
+    save_as(models[5], run, "model_ema-200")
+    save_as(models[3], run, "model-200")          # not EMA: not scored with --ema_only
+    out = tmp_path / "watch.json"
+    saved_later = iter([("model_ema-300", models[3]), ("model_ema-250", models[5])])
+    sleeps = []
+
+    def training_saves(seconds):                  # the training saves one checkpoint per poll
+        sleeps.append(seconds)
+        name_model = next(saved_later, None)
+        if name_model:
+            save_as(name_model[1], run, name_model[0])
+
+    monkeypatch.setattr(val_watch.time, "sleep", training_saves)
+    assert validate("--run_dir", run, "--val_dir", val, "--num_resblock", 2, "--lpips", "off",
+                    "--watch", "--ema_only", "--from_step", 150, "--poll", 7,
+                    "--stop_after", 14, "--exclude_scene", "b_scene", "--json", out) == 0
+    result = json.loads(out.read_text())
+    names = [m["method"] for m in result["methods"]]
+    assert names == ["bicubic", str(run / "model_ema-200"), str(run / "model_ema-300"),
+                     str(run / "model_ema-250")]          # in the order they were saved
+    # two polls found a checkpoint, then two empty polls of 7 s reach --stop_after 14
+    assert sleeps == [7, 7, 7, 7]
+    printed = capsys.readouterr().out
+    assert f"{run / 'model_ema-300'}: PSNR_Y" in printed and "without b_scene" in printed
+    assert "stopped" in printed
+
+    # the numbers are the plain command's for the same weights
+    plain = tmp_path / "plain.json"
+    validate("--checkpoint", models[5], "--checkpoint", models[3], "--val_dir", val,
+             "--num_resblock", 2, "--lpips", "off", "--json", plain)
+    by_weights = {m["method"]: m["mean"] for m in json.loads(plain.read_text())["methods"]}
+    watched = {m["method"]: m for m in result["methods"]}
+    for name, model in (("model_ema-200", models[5]), ("model_ema-300", models[3])):
+        for key in ("PSNR_Y", "tOF", "grid"):
+            assert watched[str(run / name)]["mean"][key] == pytest.approx(by_weights[model][key],
+                                                                          abs=1e-9)
+        assert watched[str(run / name)]["mean_excluding"]["excluded"] == ["b_scene"]
+    assert by_weights[models[5]]["PSNR_Y"] != by_weights[models[3]]["PSNR_Y"]
+
+    # tensorboard: val/... at each EMA checkpoint's step, in RUN/log/validation_ema only
+    found = scalars(run / "log" / "validation_ema")
+    assert sorted(found["val/PSNR_Y"]) == [200, 250, 300]
+    assert found["val/PSNR_Y"][300] == pytest.approx(watched[str(run / "model_ema-300")]
+                                                     ["mean"]["PSNR_Y"], rel=1e-6)
+    assert found["val_excl/tOF"][200] == pytest.approx(watched[str(run / "model_ema-200")]
+                                                       ["mean_excluding"]["tOF"], rel=1e-6)
+    assert "val/LPIPS" not in found                       # --lpips off: no NaN curve
+    assert not (run / "log" / "validation").exists()
+
+    # started again: nothing scored twice, a new checkpoint appended
+    save_as(models[5], run, "model_ema-400")
+    monkeypatch.setattr(val_watch.time, "sleep", lambda seconds: None)
+    validate("--run_dir", run, "--val_dir", val, "--num_resblock", 2, "--lpips", "off",
+             "--watch", "--ema_only", "--from_step", 150, "--stop_after", 0, "--json", out)
+    again = json.loads(out.read_text())
+    assert [m["method"] for m in again["methods"]] == names + [str(run / "model_ema-400")]
+    assert again["methods"][1] == {k: v for k, v in result["methods"][1].items()
+                                   if k != "mean_excluding"}
+    printed = capsys.readouterr().out
+    assert "4 method(s) already in" in printed
+    assert f"{run / 'model_ema-400'}: PSNR_Y" in printed
+    assert f"{run / 'model_ema-200'}: " not in printed
+
+
+def test_unreadable_checkpoint_is_skipped_and_ctrl_c_keeps_the_numbers(setup, tmp_path,
+                                                                       monkeypatch, capsys):
+    import metrics.val_watch as val_watch
+    val, models = setup
+    run = tmp_path / "run"
+    run.mkdir()
+    save_as(models[3], run, "model-10")
+    (run / "model-20.index").write_bytes(b"not a tensor bundle")
+    (run / "model-20.data-00000-of-00001").write_bytes(b"\0" * 64)
+    save_as(models[5], run, "model-30")
+
+    def interrupt(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(val_watch.time, "sleep", interrupt)
+    out = tmp_path / "watch.json"
+    assert validate("--run_dir", run, "--val_dir", val, "--num_resblock", 2, "--lpips", "off",
+                    "--watch", "--json", out) == 0
+    printed = capsys.readouterr().out
+    assert f"skipped {run / 'model-20'}: it cannot be read" in printed
+    assert "stopped (Ctrl-C)" in printed and "PSNR_Y" in printed       # and the table
+    methods = json.loads(out.read_text())["methods"]
+    assert [m["method"] for m in methods] == ["bicubic", str(run / "model-10"),
+                                              str(run / "model-30")]
+    assert np.isfinite(methods[2]["mean"]["PSNR_Y"])
+
+
+def test_watch_bad_inputs_are_one_error_line(setup, tmp_path):
+    val, models = setup
+    run = tmp_path / "run"
+    run.mkdir()
+    common = ["--val_dir", val, "--num_resblock", 2, "--lpips", "off"]
+    json_path = tmp_path / "w.json"
+    cases = [
+        (["--run_dir", run, "--watch"], "--watch needs --run_dir"),
+        (["--checkpoint", models[3], "--watch", "--json", json_path], "--watch needs --run_dir"),
+        (["--run_dir", run, "--watch", "--json", json_path, "--poll", 0], "--poll 0.0"),
+        (["--run_dir", run, "--watch", "--json", json_path, "--stop_after", -1],
+         "--stop_after -1.0"),
+        (["--run_dir", run, "--json", json_path, "--stop_after", 5], "go with --watch"),
+        (["--checkpoint", models[3], "--from_step", 5], "give --run_dir"),
+        (["--run_dir", run, "--from_step", -2], "--from_step -2"),
+    ]
+    from lib.errors import UserError
+    for extra, message in cases:
+        with pytest.raises(UserError, match=re.escape(message)):
+            validate(*common, *extra)
+    # the command line: one error line, exit status 2, before TensorFlow loads
+    assert_one_error(*run_cli(["-m", "metrics.validate", *common, "--run_dir", run, "--watch"]),
+                     "--watch needs --run_dir")
+    # numbers of other scenes are never mixed in
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"scenes": {"x": 7}, "methods": [
+        {"method": "bicubic", "scenes": {"x": {"PSNR_Y": 1.0, "LPIPS": None, "tOF": 1.0,
+                                               "grid": 0.1}}}]}))
+    with pytest.raises(UserError, match="holds numbers of other validation scenes"):
+        validate(*common, "--run_dir", run, "--watch", "--stop_after", 0, "--json", other)
+    # a run folder with checkpoints, none of them EMA
+    save_as(models[3], run, "model-5")
+    with pytest.raises(UserError, match="no model_ema-N checkpoint with N >= 0"):
+        validate(*common, "--run_dir", run, "--ema_only")
