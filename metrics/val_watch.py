@@ -12,11 +12,11 @@ line, rewrites ``--json`` whole (so a watch stopped and started again goes on wh
 writes the scores as tensorboard scalars (``val/PSNR_Y``, ``val/LPIPS``, ``val/tOF``,
 ``val/grid``, and ``val_excl/...`` for the mean without ``--exclude_scene``) at step N into
 ``RUN/log/validation`` (model-N) and ``RUN/log/validation_ema`` (model_ema-N), where
-``tensorboard --logdir RUN/log`` shows them beside the training's own curves. A checkpoint that
-cannot be read is reported on one line and skipped. Ctrl-C stops it with the usual table (a
-checkpoint interrupted half-scored is not kept; the next start scores it); ``--stop_after S``
-stops it once it has polled S seconds without finding a new checkpoint (e.g. after the run
-ended).
+``tensorboard --logdir RUN/log`` shows them beside the training's own curves; ``--plot`` is
+redrawn too. A checkpoint that cannot be read is reported on one line and skipped. Ctrl-C stops
+it with the usual table (a checkpoint interrupted half-scored is not kept; the next start scores
+it); ``--stop_after S`` stops it once it has polled S seconds without finding a new checkpoint
+(e.g. after the run ended).
 
 Scoring takes the CPU from the training while it runs (about a minute per checkpoint for five
 scenes of 40 frames on two cores): nice it, as above.
@@ -74,6 +74,9 @@ def watch(args, log=print):
                 if args.exclude_scene:
                     validate.add_mean_excluding(result, args.exclude_scene)
                 validate.write_json(args.json, result)
+                if args.plot:
+                    from metrics.val_plot import plot
+                    plot(result, args.plot)
                 writers.write(method, scored)
                 log(summary_line(scored))
                 sys.stdout.flush()

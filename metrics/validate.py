@@ -70,6 +70,9 @@ def parse_args(argv=None):
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     parser.add_argument("--lpips", choices=("tf", "off"), default="tf",
                         help="'tf': LPIPS with the shipped AlexNet weights; 'off': skip it")
+    parser.add_argument("--plot", default=None,
+                        help="also draw the numbers into this PNG: LPIPS and tOF against the "
+                        "step per run, and LPIPS against tOF (metrics/val_plot.py)")
     parser.add_argument("--from_step", type=int, default=0,
                         help="of each --run_dir, only the checkpoints of step N >= this")
     parser.add_argument("--ema_only", action="store_true",
@@ -364,6 +367,8 @@ def main(argv=None):
     check_sources(args)
     check_watch_args(args)
     check_json_path(args.json)
+    from metrics.val_plot import check_plot_path
+    check_plot_path(args.plot)
     if args.from_json:
         result, reference = load_results(args.from_json, args.reference)
     elif args.watch:
@@ -381,6 +386,9 @@ def main(argv=None):
     if args.json:
         write_json(args.json, result)
         print(f"numbers written to {args.json}")
+    if args.plot:
+        from metrics.val_plot import plot
+        print(f"plot drawn in {plot(result, args.plot)}")
     return 0
 
 

@@ -62,7 +62,8 @@ def test_watch_scores_new_checkpoints_in_order_and_resumes(setup, tmp_path, monk
     monkeypatch.setattr(val_watch.time, "sleep", training_saves)
     assert validate("--run_dir", run, "--val_dir", val, "--num_resblock", 2, "--lpips", "off",
                     "--watch", "--ema_only", "--from_step", 150, "--poll", 7,
-                    "--stop_after", 14, "--exclude_scene", "b_scene", "--json", out) == 0
+                    "--stop_after", 14, "--exclude_scene", "b_scene", "--json", out,
+                    "--plot", tmp_path / "curve.png") == 0
     result = json.loads(out.read_text())
     names = [m["method"] for m in result["methods"]]
     assert names == ["bicubic", str(run / "model_ema-200"), str(run / "model_ema-300"),
@@ -72,6 +73,7 @@ def test_watch_scores_new_checkpoints_in_order_and_resumes(setup, tmp_path, monk
     printed = capsys.readouterr().out
     assert f"{run / 'model_ema-300'}: PSNR_Y" in printed and "without b_scene" in printed
     assert "stopped" in printed
+    assert (tmp_path / "curve.png").stat().st_size > 10_000      # drawn (metrics/val_plot.py)
 
     # the numbers are the plain command's for the same weights
     plain = tmp_path / "plain.json"
