@@ -9,19 +9,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import assert_one_error, run_cli
-from inference_helpers import save_random_model
-from test_validate import FRAMES, write_scene
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("watch")
-    val = root / "val"
-    write_scene(str(val / "a_scene"), seed=1)
-    write_scene(str(val / "b_scene"), seed=2, frames=FRAMES + 1)
-    models = {seed: save_random_model(str(root / f"m{seed}" / "model"), num_resblock=2, seed=seed)
-              for seed in (3, 5)}
-    return val, models
+from test_validate import setup  # noqa: F401  (the scenes and two random models, as there)
 
 
 def save_as(model, run, name):
@@ -43,7 +31,7 @@ def scalars(folder):
 
 def test_watch_scores_new_checkpoints_in_order_and_resumes(setup, tmp_path, monkeypatch, capsys):
     import metrics.val_watch as val_watch
-    val, models = setup
+    _root, val, models = setup
     run = tmp_path / "run"
     run.mkdir()
     save_as(models[3], run, "model-100")          # before --from_step: never scored
@@ -116,7 +104,7 @@ def test_watch_scores_new_checkpoints_in_order_and_resumes(setup, tmp_path, monk
 def test_unreadable_checkpoint_is_skipped_and_ctrl_c_keeps_the_numbers(setup, tmp_path,
                                                                        monkeypatch, capsys):
     import metrics.val_watch as val_watch
-    val, models = setup
+    _root, val, models = setup
     run = tmp_path / "run"
     run.mkdir()
     save_as(models[3], run, "model-10")
@@ -141,7 +129,7 @@ def test_unreadable_checkpoint_is_skipped_and_ctrl_c_keeps_the_numbers(setup, tm
 
 
 def test_watch_bad_inputs_are_one_error_line(setup, tmp_path):
-    val, models = setup
+    _root, val, models = setup
     run = tmp_path / "run"
     run.mkdir()
     common = ["--val_dir", val, "--num_resblock", 2, "--lpips", "off"]
