@@ -1,7 +1,7 @@
 """``python3 -m metrics.validate --watch``: score each checkpoint of a training run as it is saved.
 
-    nice -n 5 python3 -m metrics.validate --run_dir runs/teco --val_dir val --watch \\
-        --ema_only --exclude_scene friends --json runs/teco_val.json
+    nice -n 5 python3 -m metrics.validate --run_dir ex_TecoGAN03-04-05 --val_dir val --watch \\
+        --ema_only --exclude_scene friends --json ex_TecoGAN03-04-05/val.json
 
 Beside a training run (``runGan.py 3``/``4``, a checkpoint every ``--save_freq`` steps) this
 loads the validation scenes and the LPIPS network once, scores the bicubic baseline (and any
