@@ -111,7 +111,11 @@ def resumed(path, frames_per_scene, num_resblock):
     empty = {"scenes": dict(frames_per_scene), "methods": []}
     if not os.path.exists(path):
         return empty
-    earlier, _ = validate.load_results([path], None)
+    try:
+        earlier, _ = validate.load_results([path], None)
+    except UserError as err:        # its text names --from_json, the flag that usually reads it
+        raise UserError(str(err).replace("--from_json", "--json", 1) + ": give another file, "
+                        "or remove that one") from None
     if earlier["scenes"] != frames_per_scene:
         raise UserError(f"--json '{path}' holds numbers of other validation scenes "
                         f"({earlier['scenes']}; --val_dir has {frames_per_scene}): give another "

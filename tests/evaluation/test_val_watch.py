@@ -158,6 +158,12 @@ def test_watch_bad_inputs_are_one_error_line(setup, tmp_path):
                                                "grid": 0.1}}}]}))
     with pytest.raises(UserError, match="holds numbers of other validation scenes"):
         validate(*common, "--run_dir", run, "--watch", "--stop_after", 0, "--json", other)
+    # a file that is not a record of numbers is neither read as one nor replaced
+    notes = tmp_path / "notes.json"
+    notes.write_text("my notes")
+    with pytest.raises(UserError, match="is not a file written by --json .*give another file"):
+        validate(*common, "--run_dir", run, "--watch", "--stop_after", 0, "--json", notes)
+    assert notes.read_text() == "my notes"
     # a run folder with checkpoints, none of them EMA
     save_as(models[3], run, "model-5")
     with pytest.raises(UserError, match="no model_ema-N checkpoint with N >= 0"):
