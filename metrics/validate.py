@@ -20,6 +20,9 @@ numbers written earlier by ``--json`` (several files at once, without scoring an
     python3 -m metrics.validate --from_json val_3000.json --from_json val_3125.json \
         --exclude_scene friends --reference RUN/model_ema-3000
 
+``--watch`` follows a training run, scoring each checkpoint as it is saved (metrics/val_watch.py);
+``--plot FILE.png`` draws the numbers against the step and LPIPS against tOF (metrics/val_plot.py).
+
 Bad input is one ``error:`` line and exit status 2, reported before TensorFlow loads.
 """
 import json
