@@ -84,7 +84,7 @@ def parse_args(argv=None):
                         help="a checkpoint prefix (repeat the flag to compare several)")
     parser.add_argument("--val_dir", default=None,
                         help="folder with one sub-folder of HR frames per scene")
-    parser.add_argument("--num_resblock", type=int, default=10,
+    parser.add_argument("--num_resblock", type=int, default=None,
                         help="residual blocks of the generator (10: shipped models)")
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     return parser.parse_args(argv)

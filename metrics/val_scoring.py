@@ -61,21 +61,34 @@ class CheckpointRunner:
 
 class MethodOutputs:
     """``outputs(method)``: the function that super-resolves a scene's LR frames for BICUBIC or a
-    checkpoint. Every checkpoint goes through one :class:`CheckpointRunner`, so a function is
-    valid until the next checkpoint is asked for."""
+    checkpoint. Checkpoints of one generator size go through one :class:`CheckpointRunner`, so a
+    function is valid until the next checkpoint is asked for. ``num_resblock`` None: each
+    checkpoint's own block count, read from it (10- and 16-block models in one table)."""
 
     def __init__(self, num_resblock):
         self.num_resblock = num_resblock
-        self.runner = None
+        self.runners = {}
 
     def __call__(self, method):
         if method == BICUBIC:
             return bicubic_outputs
-        if self.runner is None:
-            self.runner = CheckpointRunner(self.num_resblock, method)
+        blocks = self.num_resblock or checkpoint_blocks(method)
+        if blocks not in self.runners:
+            self.runners[blocks] = CheckpointRunner(blocks, method)
         else:
-            self.runner.load(method)
-        return self.runner.super_resolve
+            self.runners[blocks].load(method)
+        return self.runners[blocks].super_resolve
+
+
+def checkpoint_blocks(checkpoint):
+    """The generator residual blocks stored in ``checkpoint`` (an error if it holds none)."""
+    from lib.errors import UserError
+    from lib.models.checkpoint import checkpoint_resblocks, open_checkpoint
+    prefix, _reader, shapes = open_checkpoint(checkpoint)
+    blocks = checkpoint_resblocks(shapes)
+    if not blocks:
+        raise UserError(f"checkpoint '{prefix}' holds no generator residual blocks")
+    return blocks
 
 
 def methods_with_outputs(checkpoints, num_resblock):

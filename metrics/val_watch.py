@@ -122,7 +122,7 @@ def resumed(path, frames_per_scene, num_resblock):
                         "--json file, or remove that one")
     with open(path, encoding="utf-8") as handle:
         size = json.load(handle).get("num_resblock", num_resblock)
-    if size != num_resblock:
+    if size is not None and num_resblock is not None and size != num_resblock:
         raise UserError(f"--json '{path}' holds numbers of {size}-block generators, not "
                         f"--num_resblock {num_resblock}: give another --json file")
     # the mean without excluded scenes follows this run's --exclude_scene, not the earlier one's

@@ -1,7 +1,7 @@
 """``python3 -m metrics.validate``: choose checkpoints and learning rates on held-out scenes.
 
     python3 -m metrics.validate --checkpoint model/shipped/FRVSR_ours \\
-        --checkpoint model/shipped/TecoGAN_ours --val_dir /work/data/val --num_resblock 10
+        --checkpoint model/shipped/TecoGAN_ours --val_dir /work/data/val
     python3 -m metrics.validate --run_dir runs/frvsr --val_dir /work/data/val --json val.json
 
 Vid4 is the test set: looking at it while training turns it into a validation set. This scores
@@ -63,9 +63,9 @@ def parse_args(argv=None):
     parser.add_argument("--exclude_scene", action="append", default=[],
                         help="also give the mean of scenes without this one (repeatable), "
                         "in the table ('mean excl.') and the JSON ('mean_excluding')")
-    parser.add_argument("--num_resblock", type=int, default=10,
+    parser.add_argument("--num_resblock", type=int, default=None,
                         help="residual blocks of the generator (10: FRVSR recipe, shipped models; "
-                        "16: the released TecoGAN)")
+                        "16: the released TecoGAN); default: each checkpoint's own, read from it")
     parser.add_argument("--reference", default=None,
                         help="a checkpoint prefix (scored first if not listed) or 'bicubic': "
                         "also print, per method and metric, on how many scenes it is better than "
@@ -148,7 +148,8 @@ def list_checkpoints(args):
     """The checkpoints to score, in order, and the reference's prefix as listed among them."""
     from lib.infer.prepare import check_checkpoint_present, check_num_resblock
     from lib.models.checkpoint_files import checkpoint_prefix
-    check_num_resblock(args.num_resblock)
+    if args.num_resblock is not None:
+        check_num_resblock(args.num_resblock)
     checkpoints = [checkpoint_prefix(c) for c in args.checkpoint]
     for run_dir in args.run_dir:
         checkpoints += run_checkpoints(run_dir, args.from_step, args.ema_only,

@@ -258,3 +258,21 @@ def test_from_json_bad_inputs_are_one_error_line(setup, tmp_path):
     assert_one_error(*from_json("--checkpoint", models[3]), "--val_dir")
     # scoring: an unknown scene is reported before anything is scored
     assert_one_error(*_bad(tmp_path, setup, val, "--exclude_scene", "z_scene"), "no such scene")
+
+
+def test_without_num_resblock_each_checkpoint_brings_its_own(setup, tmp_path):
+    """A 2-block model, the same model grown to 3 blocks (the same output) and another 2-block
+    model in one table, each built at its own size."""
+    from lib.models.grow import grow_generator
+    _root, val, models = setup
+    grown, _ = grow_generator(models[3], 3, str(tmp_path / "grown" / "model"))
+    out = tmp_path / "numbers.json"
+    assert validate("--checkpoint", models[3], "--checkpoint", grown, "--checkpoint", models[5],
+                    "--val_dir", val, "--json", out, "--lpips", "off") == 0
+    numbers = {m["method"]: m["mean"] for m in json.loads(out.read_text())["methods"]}
+    for metric in ("PSNR_Y", "tOF", "grid"):
+        assert numbers[grown][metric] == pytest.approx(numbers[models[3]][metric], abs=1e-3)
+    assert numbers[models[5]]["PSNR_Y"] != pytest.approx(numbers[models[3]]["PSNR_Y"], abs=1e-3)
+    # a size given is every checkpoint's: the grown model does not fit 2 blocks
+    with pytest.raises(Exception, match="3 residual blocks"):
+        validate("--checkpoint", grown, "--val_dir", val, "--num_resblock", 2, "--lpips", "off")
