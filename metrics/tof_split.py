@@ -85,7 +85,8 @@ def parse_args(argv=None):
     parser.add_argument("--val_dir", default=None,
                         help="folder with one sub-folder of HR frames per scene")
     parser.add_argument("--num_resblock", type=int, default=None,
-                        help="residual blocks of the generator (10: shipped models)")
+                        help="residual blocks of the generator (10: shipped models); default: each "
+                        "checkpoint's own, read from it")
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     return parser.parse_args(argv)
 

@@ -72,7 +72,7 @@ class MethodOutputs:
     def __call__(self, method):
         if method == BICUBIC:
             return bicubic_outputs
-        blocks = self.num_resblock or checkpoint_blocks(method)
+        blocks = self.num_resblock if self.num_resblock is not None else checkpoint_blocks(method)
         if blocks not in self.runners:
             self.runners[blocks] = CheckpointRunner(blocks, method)
         else:

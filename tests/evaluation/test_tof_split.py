@@ -72,8 +72,7 @@ def test_the_cli_tables_each_method_and_writes_json(scene_and_model, tmp_path):
     root, model = scene_and_model
     out = tmp_path / "split.json"
     status, stdout, stderr = run_cli(["-m", "metrics.tof_split", "--checkpoint", model,
-                                      "--val_dir", root / "val", "--num_resblock", "2",
-                                      "--json", out])
+                                      "--val_dir", root / "val", "--json", out])   # 2 blocks, read
     assert status == 0, (stdout + stderr)[-3000:]
     result = json.loads(out.read_text())
     assert [m["method"] for m in result["methods"]] == ["bicubic", model]

@@ -282,5 +282,8 @@ def test_without_num_resblock_each_checkpoint_brings_its_own(setup, tmp_path):
         assert numbers[grown][metric] == pytest.approx(numbers[models[3]][metric], abs=1e-3)
     assert numbers[models[5]]["PSNR_Y"] != pytest.approx(numbers[models[3]]["PSNR_Y"], abs=1e-3)
     # a size given is every checkpoint's: the grown model does not fit 2 blocks
-    with pytest.raises(Exception, match="3 residual blocks"):
+    from lib.errors import UserError
+    with pytest.raises(UserError, match="3 residual blocks"):
         validate("--checkpoint", grown, "--val_dir", val, "--num_resblock", 2, "--lpips", "off")
+    with pytest.raises(UserError, match="at least 1"):
+        validate("--checkpoint", grown, "--val_dir", val, "--num_resblock", 0, "--lpips", "off")
