@@ -77,6 +77,17 @@ def changed_settings(before, after):
             if before.get(k) != after.get(k)}
 
 
+def _gan_hint(theirs, ours):
+    """Where two runs differ only in TecoGAN against FRVSR: the flag that decides it, since a
+    run meant to weaken the adversarial term with ``--ratio 0`` gets an FRVSR otherwise."""
+    a, b = dict(theirs.get("structure", {})), dict(ours["structure"])
+    if a.pop("gan", None) == b.pop("gan", None) or a != b:
+        return ""
+    return (" (--ratio decides the model, as in the original: > 0 trains TecoGAN with its "
+            "discriminator, <= 0 FRVSR; for a TecoGAN with almost no adversarial term give a "
+            "small positive --ratio)")
+
+
 def check_run_folder(output_dir, identity, log=print):
     """True to resume from ``output_dir``; UserError when the folder belongs to another run."""
     if not os.path.isdir(output_dir):
@@ -99,7 +110,7 @@ def check_run_folder(output_dir, identity, log=print):
             theirs.get("structure") != identity["structure"]:
         raise UserError(f"output folder '{output_dir}' belongs to another run "
                         f"({describe(theirs)}; this one is {describe(identity)}); use a new "
-                        "--output_dir")
+                        "--output_dir" + _gan_hint(theirs, identity))
     if not has_state:
         return False
     changed = changed_settings(theirs.get("settings", {}), identity["settings"])
