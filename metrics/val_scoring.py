@@ -1,6 +1,7 @@
 """The numbers of ``python3 -m metrics.validate``: one checkpoint's recurrent inference on a
 validation scene, and PSNR-Y / LPIPS / tOF of any frame sequence against the HR frames, and
-the 4-pixel grid of the output (``metrics.grid_phase.largest_offset`` over the scored frames).
+the 4-pixel grid of the output (``metrics.grid_phase``'s largest phase offset over the scored
+frames) and the grid it adds to the ground truth's (``grid_err``).
 
 Inference is main.py's (lib/infer/driver.py): the 5-frame mirrored warm-up, the same recurrent
 step and automatic tiling, outputs as main.py saves them (uint8 of trunc(clip(x * 255))), so the
@@ -16,7 +17,7 @@ from lib.infer.driver import build_models
 from lib.infer.recurrent import RecurrentUpscaler, warmup_order
 from lib.infer.tiling import choose_tile
 from lib.models.checkpoint import load_official
-from metrics.grid_phase import largest_offset
+from metrics.grid_phase import phase_means
 from metrics.image_metrics import crop_8x8, psnr_y
 from metrics.inputs import evaluated_indices
 from metrics.temporal import farneback, grey, tof_from_flows
@@ -107,8 +108,8 @@ def bicubic_outputs(lr_frames):
 def score(targets, outputs, lpips_metric=None):
     """{metric: mean over the scored frames} of ``outputs`` against ``targets`` (RGB uint8)."""
     values = {key: [] for key in METRICS}
-    values.pop("grid")
-    prev, scored_outputs = None, []
+    values.pop("grid"), values.pop("grid_err")
+    prev, scored_outputs, scored_targets = None, [], []
     for i in evaluated_indices(len(targets)):
         target = targets[i]
         output = outputs[i][:target.shape[0], :target.shape[1]]
@@ -118,10 +119,25 @@ def score(targets, outputs, lpips_metric=None):
                                                 farneback(prev[1], cur[1])))
         prev = cur
         scored_outputs.append(output)
+        scored_targets.append(target)
         target_crop, output_crop = crop_8x8(target)[0], crop_8x8(output)[0]
         values["PSNR_Y"].append(psnr_y(target_crop, output_crop))
         if lpips_metric is not None:
             values["LPIPS"].append(float(lpips_metric.distance(target_crop, output_crop)))
     out = {key: (float(np.mean(v)) if v else float("nan")) for key, v in values.items()}
-    out["grid"] = largest_offset(scored_outputs) if scored_outputs else float("nan")
+    out["grid"], out["grid_err"] = grid_offsets(scored_outputs, scored_targets)
     return out
+
+
+def grid_offsets(outputs, targets):
+    """(largest phase mean of the outputs, largest difference between the outputs' phase means
+    and the targets'), in grey levels; NaN for no frames. The second is the first measured on
+    output minus target (the high-pass and the means are linear): the grid the output adds to
+    content that has a phase preference of its own, such as text drawn on the pixel grid."""
+    if not outputs:
+        return float("nan"), float("nan")
+    out_columns, out_rows = phase_means(outputs)
+    target_columns, target_rows = phase_means(targets)
+    grid = max(np.abs(out_columns).max(), np.abs(out_rows).max())
+    added = max(np.abs(out_columns - target_columns).max(), np.abs(out_rows - target_rows).max())
+    return float(grid), float(added)

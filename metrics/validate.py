@@ -37,10 +37,16 @@ from lib.errors import ArgumentParser, UserError, run_cli
 
 BICUBIC = "bicubic"
 # per scene and mean, in the table and the JSON; "grid": the largest mean high-pass of a column or
-# row phase x % 4 over the scored output frames, in grey levels (metrics/grid_phase.py; ground
-# truth and bicubic about 0.1, a visible 4-pixel grid 1 or more)
-METRICS = ("PSNR_Y", "LPIPS", "tOF", "grid")
-HIGHER_IS_BETTER = {"PSNR_Y": True, "LPIPS": False, "tOF": False, "grid": False}
+# row phase x % 4 over the scored output frames, in grey levels (metrics/grid_phase.py; natural
+# ground truth and bicubic about 0.1, a visible 4-pixel grid 1 or more). Content aligned with the
+# pixel grid has a phase preference of its own (the text scene signs_serif: 0.35 in its ground
+# truth, Vid4 calendar 0.51), so "grid_err" measures what the output adds: the largest difference
+# between the output's phase means and the ground truth's (the measure --phase_loss trains on).
+METRICS = ("PSNR_Y", "LPIPS", "tOF", "grid", "grid_err")
+HIGHER_IS_BETTER = {"PSNR_Y": True, "LPIPS": False, "tOF": False, "grid": False,
+                    "grid_err": False}
+# not in the JSON files written before it was added: read from them as not computed (NaN)
+ADDED_LATER = ("grid_err",)
 
 
 def mean_over_scenes(per_scene):
@@ -186,7 +192,8 @@ def load_results(paths, reference):
             for m in methods:             # every number the table reads is there and a number
                 for scene in scenes:
                     for key in METRICS:
-                        value = m["scenes"][scene][key]
+                        value = m["scenes"][scene].get(key) if key in ADDED_LATER \
+                            else m["scenes"][scene][key]
                         if value is not None and not isinstance(value, (int, float)):
                             raise TypeError(f"{m['method']} {scene} {key} is {value!r}")
         except FileNotFoundError:
@@ -203,13 +210,22 @@ def load_results(paths, reference):
         for m, name in zip(methods, names):
             if name not in seen:
                 seen.add(name)
-                merged["methods"].append(with_nan(m))
+                merged["methods"].append(with_added_metrics(with_nan(m)))
     if reference not in (None, BICUBIC):
         reference = checkpoint_prefix(reference)
         if reference not in seen:
             raise UserError(f"--reference '{reference}' is not among the methods of the "
                             "--from_json files: " + ", ".join(sorted(seen)))
     return merged, reference
+
+
+def with_added_metrics(method):
+    """A method read from a JSON file written before ADDED_LATER's metrics existed, with them as
+    not computed (NaN) in every scene and in the mean."""
+    for numbers in [*method["scenes"].values(), *([method["mean"]] if "mean" in method else [])]:
+        for key in ADDED_LATER:
+            numbers.setdefault(key, float("nan"))
+    return method
 
 
 def with_nan(value):

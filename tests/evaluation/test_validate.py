@@ -42,6 +42,15 @@ def setup(tmp_path_factory):
     return root, val, models
 
 
+def phase_offsets(frame):
+    """[column phase means..., row phase means...] of the high-pass of one float RGB frame, written
+    out here from metrics/grid_phase.py's definition (BT.601 grey minus its 9x9 box blur)."""
+    import cv2
+    grey = frame @ np.array([0.299, 0.587, 0.114])
+    high = grey - cv2.blur(grey, (9, 9), borderType=cv2.BORDER_REFLECT_101)
+    return np.array([high[:, p::4].mean() for p in range(4)] + [high[p::4].mean() for p in range(4)])
+
+
 def validate(*args):
     from metrics.validate import main
     return main([str(a) for a in args])
@@ -77,6 +86,11 @@ def test_psnr_and_tof_equal_the_metrics_on_main_py_outputs(setup, tmp_path):
         grid = largest_offset([outputs[i] for i in scored])     # python3 -m metrics.grid_phase
         assert ours["scenes"][scene]["grid"] == pytest.approx(grid, abs=1e-9)
         assert grid > 0.0
+        # the grid the output adds: the phase means of output minus ground truth, frame by frame
+        added = np.mean([phase_offsets(outputs[i].astype(np.float64)
+                                       - targets[i].astype(np.float64)) for i in scored], axis=0)
+        assert ours["scenes"][scene]["grid_err"] == pytest.approx(np.abs(added).max(), abs=1e-9)
+        assert ours["scenes"][scene]["grid_err"] != pytest.approx(grid, abs=1e-3)
         assert 0.0 < ours["scenes"][scene]["LPIPS"] < 1.0
     assert ours["mean"]["PSNR_Y"] == pytest.approx(
         np.mean([ours["scenes"][s]["PSNR_Y"] for s in ("a_scene", "b_scene")]))
@@ -137,7 +151,8 @@ def test_reference_counts_scenes_better_and_takes_the_median_change():
 
     def method(name, tof, psnr):
         return {"method": name, "scenes": {s: {"PSNR_Y": p, "LPIPS": float("nan"), "tOF": t,
-                                               "grid": 0.1} for s, t, p in zip("abcde", tof, psnr)}}
+                                               "grid": 0.1, "grid_err": 0.05}
+                         for s, t, p in zip("abcde", tof, psnr)}}
     old = method("old", [0.20, 0.30, 0.40, 0.50, 0.60], [30.0] * 5)
     # worse by 0.01 on four scenes, 0.08 better on the last: a lower mean, yet worse
     new = method("new", [0.21, 0.31, 0.41, 0.51, 0.52], [30.1, 30.1, 29.9, 30.2, 30.0])
@@ -197,7 +212,8 @@ def _numbers(names, tof, scenes="abcde"):
     from metrics.validate import mean_over_scenes, no_nan
     methods = []
     for name, values in zip(names, tof):
-        per_scene = {s: {"PSNR_Y": 30.0, "LPIPS": float("nan"), "tOF": t, "grid": 0.1}
+        per_scene = {s: {"PSNR_Y": 30.0, "LPIPS": float("nan"), "tOF": t, "grid": 0.1,
+                         "grid_err": 0.05}
                      for s, t in zip(scenes, values)}
         methods.append({"method": name, "scenes": per_scene, "mean": mean_over_scenes(per_scene)})
     return no_nan({"scenes": dict.fromkeys(scenes, 7), "methods": methods})
@@ -221,13 +237,31 @@ def test_from_json_merges_earlier_numbers_and_averages_without_excluded_scenes(t
     assert later["mean_excluding"]["tOF"] == pytest.approx(0.36)   # ... but higher without 'e'
     earlier = result["methods"][1]["mean_excluding"]
     assert earlier.pop("excluded") == ["e"] and earlier.pop("LPIPS") is None   # not computed
-    assert earlier == pytest.approx({"PSNR_Y": 30.0, "tOF": 0.35, "grid": 0.1})
+    assert earlier == pytest.approx({"PSNR_Y": 30.0, "tOF": 0.35, "grid": 0.1, "grid_err": 0.05})
     assert result["against_reference"]["reference"] == "run/model_ema-100"
     assert result["against_reference"]["methods"][1]["tOF"]["better"] == 1
     table = capsys.readouterr().out
     assert "mean excl." in table and "without e" in table and "LPIPS" not in table
     assert "0.3600" in table and "0.3680" in table
 
+
+def test_from_json_reads_files_written_before_grid_err(tmp_path, capsys):
+    """Numbers written before grid_err existed table beside newer ones: not computed there."""
+    old_file, new_file, out = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "out.json"
+    old = _numbers(["bicubic", "run/model_ema-100"], [[0.3] * 5, [0.2] * 5])
+    for method in old["methods"]:
+        for numbers in [*method["scenes"].values(), method["mean"]]:
+            del numbers["grid_err"]
+    old_file.write_text(json.dumps(old))
+    new_file.write_text(json.dumps(_numbers(["run/model_ema-200"], [[0.25] * 5])))
+    assert validate("--from_json", old_file, "--from_json", new_file, "--json", out,
+                    "--reference", "run/model_ema-100") == 0
+    methods = {m["method"]: m for m in json.loads(out.read_text())["methods"]}
+    assert methods["run/model_ema-100"]["mean"]["grid_err"] is None
+    assert methods["run/model_ema-200"]["mean"]["grid_err"] == pytest.approx(0.05)
+    assert methods["run/model_ema-100"]["mean"]["tOF"] == pytest.approx(0.2)
+    table = capsys.readouterr().out
+    assert "grid_err" in table and "nan" in table       # the new file's number, the old's gap
 
 def test_from_json_bad_inputs_are_one_error_line(setup, tmp_path):
     _root, val, models = setup
@@ -278,7 +312,7 @@ def test_without_num_resblock_each_checkpoint_brings_its_own(setup, tmp_path):
     assert validate("--checkpoint", models[3], "--checkpoint", grown, "--checkpoint", models[5],
                     "--val_dir", val, "--json", out, "--lpips", "off") == 0
     numbers = {m["method"]: m["mean"] for m in json.loads(out.read_text())["methods"]}
-    for metric in ("PSNR_Y", "tOF", "grid"):
+    for metric in ("PSNR_Y", "tOF", "grid", "grid_err"):
         assert numbers[grown][metric] == pytest.approx(numbers[models[3]][metric], abs=1e-3)
     assert numbers[models[5]]["PSNR_Y"] != pytest.approx(numbers[models[3]]["PSNR_Y"], abs=1e-3)
     # a size given is every checkpoint's: the grown model does not fit 2 blocks
