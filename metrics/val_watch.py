@@ -10,7 +10,8 @@ loads the validation scenes and the LPIPS network once, scores the bicubic basel
 oldest first, looking for new ones every ``--poll`` seconds. After each checkpoint it prints one
 line, rewrites ``--json`` whole (so a watch stopped and started again goes on where it was) and
 writes the scores as tensorboard scalars (``val/PSNR_Y``, ``val/LPIPS``, ``val/tOF``,
-``val/grid``, ``val/grid_err``, and ``val_excl/...`` for the mean without ``--exclude_scene``) at step N into
+``val/grid``, ``val/grid_err``, and ``val_excl/...`` for the mean without ``--exclude_scene``)
+at step N into
 ``RUN/log/validation`` (model-N) and ``RUN/log/validation_ema`` (model_ema-N), where
 ``tensorboard --logdir RUN/log`` shows them beside the training's own curves; ``--plot`` is
 redrawn too. A checkpoint that cannot be read is reported on one line and skipped. Ctrl-C stops
