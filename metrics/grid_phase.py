@@ -62,7 +62,11 @@ def phase_means(frames, period=PERIOD):
 
 def largest_offset(frames, period=PERIOD):
     """The largest absolute phase mean over columns and rows (grey levels)."""
-    columns, rows = phase_means(frames, period)
+    return largest(*phase_means(frames, period))
+
+
+def largest(columns, rows):
+    """The largest absolute value of column and row phase means (or of their differences)."""
     return float(max(np.abs(columns).max(), np.abs(rows).max()))
 
 

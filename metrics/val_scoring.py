@@ -17,7 +17,7 @@ from lib.infer.driver import build_models
 from lib.infer.recurrent import RecurrentUpscaler, warmup_order
 from lib.infer.tiling import choose_tile
 from lib.models.checkpoint import load_official
-from metrics.grid_phase import phase_means
+from metrics.grid_phase import largest, phase_means
 from metrics.image_metrics import crop_8x8, psnr_y
 from metrics.inputs import evaluated_indices
 from metrics.temporal import farneback, grey, tof_from_flows
@@ -138,6 +138,5 @@ def grid_offsets(outputs, targets):
         return float("nan"), float("nan")
     out_columns, out_rows = phase_means(outputs)
     target_columns, target_rows = phase_means(targets)
-    grid = max(np.abs(out_columns).max(), np.abs(out_rows).max())
-    added = max(np.abs(out_columns - target_columns).max(), np.abs(out_rows - target_rows).max())
-    return float(grid), float(added)
+    return largest(out_columns, out_rows), largest(out_columns - target_columns,
+                                                  out_rows - target_rows)
