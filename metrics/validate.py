@@ -20,6 +20,13 @@ numbers written earlier by ``--json`` (several files at once, without scoring an
     python3 -m metrics.validate --from_json val_3000.json --from_json val_3125.json \
         --exclude_scene friends --reference RUN/model_ema-3000
 
+``--require "METRIC<=X"`` (repeatable) and ``--select METRIC`` apply a selection rule written
+beforehand to the numbers and print every checkpoint's verdict and the one chosen
+(metrics/val_select.py):
+
+    python3 -m metrics.validate --from_json val.json --exclude_scene friends \\
+        --require "tOF_excl<=0.2887" --require "PSNR_Y>=30.78" --select LPIPS
+
 ``--watch`` follows a training run, scoring each checkpoint as it is saved (metrics/val_watch.py);
 ``--plot FILE.png`` draws the numbers against the step and LPIPS against tOF (metrics/val_plot.py).
 
@@ -77,6 +84,13 @@ def parse_args(argv=None):
                         "also print, per method and metric, on how many scenes it is better than "
                         "this one and its median change per scene")
     parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    parser.add_argument("--require", action="append", default=[], metavar="METRIC<=X",
+                        help="a requirement of the selection rule, e.g. 'tOF_excl<=0.2887' or "
+                             "'PSNR_Y>=30.8' (METRIC_excl: the mean without --exclude_scene); "
+                             "repeatable")
+    parser.add_argument("--select", default=None, metavar="METRIC",
+                        help="choose the best checkpoint by this metric among those meeting "
+                             "every --require")
     parser.add_argument("--lpips", choices=("tf", "off"), default="tf",
                         help="'tf': LPIPS with the shipped AlexNet weights; 'off': skip it")
     parser.add_argument("--plot", default=None,
@@ -387,6 +401,8 @@ def main(argv=None):
     check_sources(args)
     check_watch_args(args)
     check_json_path(args.json)
+    from metrics.val_select import apply_rule, parse_rule, selection_text
+    requirements, select = parse_rule(args.require, args.select, METRICS, args.exclude_scene)
     from metrics.val_plot import check_plot_path
     check_plot_path(args.plot)
     if args.from_json:
@@ -403,6 +419,9 @@ def main(argv=None):
     if reference is not None:
         result["against_reference"] = against_reference(result, reference)
         print(reference_table(result["against_reference"]))
+    if requirements or select:
+        result["selection"] = apply_rule(result, requirements, select, HIGHER_IS_BETTER, BICUBIC)
+        print(selection_text(result["selection"], result))
     if args.json:
         write_json(args.json, result)
         print(f"numbers written to {args.json}")

@@ -263,6 +263,55 @@ def test_from_json_reads_files_written_before_grid_err(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "grid_err" in table and "nan" in table       # the new file's number, the old's gap
 
+def test_a_selection_rule_is_applied_to_every_checkpoint_and_kept_in_the_json(tmp_path, capsys):
+    """--require/--select: the best tOF among checkpoints meeting both requirements; the bicubic
+    baseline (best tOF here) is judged but never chosen; a requirement on a metric not computed
+    (LPIPS null) is met by nobody; the verdicts and the choice are written with the numbers."""
+    numbers, out = tmp_path / "a.json", tmp_path / "out.json"
+    numbers.write_text(json.dumps(_numbers(
+        ["bicubic", "run/model_ema-100", "run/model_ema-200", "run/model_ema-300"],
+        [[0.1] * 5, [0.30, 0.30, 0.30, 0.30, 0.30], [0.20, 0.20, 0.20, 0.20, 1.00],
+         [0.25, 0.25, 0.25, 0.25, 0.25]])))
+    assert validate("--from_json", numbers, "--exclude_scene", "e", "--json", out,
+                    "--require", "tOF <= 0.34", "--require", "tOF_excl<0.3", "--select", "tOF") == 0
+    selection = json.loads(out.read_text())["selection"]
+    assert selection["chosen"] == "run/model_ema-300"     # 200 has the lowest tOF without e ...
+    verdicts = {v["method"]: v for v in selection["methods"]}
+    assert [f["requirement"] for f in verdicts["run/model_ema-200"]["failed"]] == ["tOF<=0.34"]
+    assert verdicts["run/model_ema-200"]["failed"][0]["value"] == pytest.approx(0.36)
+    assert [f["requirement"] for f in verdicts["run/model_ema-100"]["failed"]] == ["tOF_excl<0.3"]
+    assert verdicts["bicubic"]["meets"] and verdicts["run/model_ema-300"]["meets"]
+    assert selection["requirements"] == ["tOF<=0.34", "tOF_excl<0.3"]
+    text = capsys.readouterr().out
+    assert "chosen: run/model_ema-300" in text and "fails tOF<=0.34 (0.3600)" in text
+    # the same numbers: the excluded mean picks 200; a requirement on LPIPS (not computed) none
+    assert validate("--from_json", numbers, "--exclude_scene", "e", "--json", out,
+                    "--select", "tOF_excl") == 0
+    assert json.loads(out.read_text())["selection"]["chosen"] == "run/model_ema-200"
+    assert validate("--from_json", numbers, "--json", out, "--require", "LPIPS<=1",
+                    "--select", "PSNR_Y") == 0
+    selection = json.loads(out.read_text())["selection"]
+    assert selection["chosen"] is None and not any(v["meets"] for v in selection["methods"])
+    assert "chosen: none" in capsys.readouterr().out
+
+
+def test_a_malformed_selection_rule_is_one_error_line_before_scoring(setup, tmp_path):
+    _root, val, _models = setup
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_numbers(["bicubic"], [[0.3] * 5])))
+
+    def rule(*extra):
+        return run_cli(["-m", "metrics.validate", "--from_json", good, *extra])
+    assert_one_error(*rule("--require", "LPIPS=0.2"), "METRIC OP NUMBER")
+    assert_one_error(*rule("--require", "LPIPS<=0.2.1"), "METRIC OP NUMBER")
+    assert_one_error(*rule("--require", "LPIPS<=nan"), "METRIC OP NUMBER")
+    assert_one_error(*rule("--require", "SSIM>=0.7"), "not a metric")
+    assert_one_error(*rule("--select", "tOF_excl"), "needs --exclude_scene")
+    assert_one_error(*rule("--select", "speed"), "not a metric")
+    # scoring: the rule is checked before anything is scored
+    assert_one_error(*_bad(tmp_path, setup, val, "--require", "tOF<"), "METRIC OP NUMBER")
+
+
 def test_from_json_bad_inputs_are_one_error_line(setup, tmp_path):
     _root, val, models = setup
     good = tmp_path / "good.json"

@@ -1,0 +1,103 @@
+"""A model-selection rule that runs: ``--require`` and ``--select`` of ``python3 -m metrics.validate``.
+
+    python3 -m metrics.validate --from_json val.json --exclude_scene friends \\
+        --require "tOF_excl<=0.2887" --require "PSNR_Y>=30.78" --require "grid_err<=0.1352" \\
+        --select LPIPS
+
+Honest selection means writing the rule down before the numbers are seen and then applying it
+exactly (model/README.md, Model selection). Written as flags, the rule is applied by the code,
+printed with its verdict on every checkpoint, and kept in the ``--json`` file next to the numbers
+it judged. A requirement is ``METRIC OP NUMBER`` with OP one of ``<= >= < >``; METRIC is one of
+the table's metrics (the mean of scenes), or one with ``_excl`` appended for the mean without the
+``--exclude_scene`` scenes. ``--select METRIC`` chooses, among the checkpoints that meet every
+requirement, the best by that metric's direction (lowest LPIPS, highest PSNR_Y); the bicubic
+baseline is never chosen. A metric that was not computed (NaN) meets no requirement. Finding no
+checkpoint is an answer, not an error: "chosen: none".
+"""
+import math
+import operator
+import re
+
+from lib.errors import UserError
+
+EXCLUDED_SUFFIX = "_excl"
+OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z_]+)\s*(<=|>=|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
+
+
+def check_key(key, metrics, excluded, flag):
+    """``key`` names a metric of the table (``_excl``: of the mean without excluded scenes)."""
+    base = key[:-len(EXCLUDED_SUFFIX)] if key.endswith(EXCLUDED_SUFFIX) else key
+    if base not in metrics:
+        raise UserError(f"{flag}: '{base}' is not a metric; the metrics are {', '.join(metrics)} "
+                        f"(each also as METRIC{EXCLUDED_SUFFIX}, the mean without --exclude_scene)")
+    if key != base and not excluded:
+        raise UserError(f"{flag}: '{key}' needs --exclude_scene (the scenes it leaves out)")
+
+
+def parse_rule(requirements, select, metrics, excluded):
+    """The rule as ``([(key, op, value), ...], select)``, or a UserError for what is malformed."""
+    parsed = []
+    for text in requirements:
+        match = _REQUIREMENT.match(text)
+        try:
+            value = float(match.group(3)) if match else math.nan
+        except ValueError:
+            value = math.nan
+        if not match or not math.isfinite(value):
+            raise UserError(f"--require '{text}': write METRIC OP NUMBER, e.g. 'LPIPS<=0.17' or "
+                            "'PSNR_Y>=30.8' (quote it: the shell reads < and > itself)")
+        check_key(match.group(1), metrics, excluded, f"--require '{text}'")
+        parsed.append((match.group(1), match.group(2), value))
+    if select is not None:
+        check_key(select, metrics, excluded, f"--select '{select}'")
+    return parsed, select
+
+
+def number(method, key):
+    """The mean (or, for ``*_excl``, the mean without the excluded scenes) of ``method``."""
+    if key.endswith(EXCLUDED_SUFFIX):
+        return method["mean_excluding"][key[:-len(EXCLUDED_SUFFIX)]]
+    return method["mean"][key]
+
+
+def apply_rule(result, requirements, select, higher_is_better, baseline):
+    """Every method's verdict (the requirements it fails) and the chosen one, as a dict for the
+    JSON file; the baseline is judged but never chosen."""
+    verdicts, candidates = [], []
+    for method in result["methods"]:
+        failed = []
+        for key, op, limit in requirements:
+            value = number(method, key)
+            if value != value or not OPERATORS[op](value, limit):
+                failed.append({"requirement": f"{key}{op}{limit:g}", "value": value})
+        verdicts.append({"method": method["method"], "meets": not failed, "failed": failed})
+        if not failed and method["method"] != baseline and (
+                select is None or number(method, select) == number(method, select)):
+            candidates.append(method)
+    chosen = None
+    if select is not None and candidates:
+        base = select[:-len(EXCLUDED_SUFFIX)] if select.endswith(EXCLUDED_SUFFIX) else select
+        sign = -1 if higher_is_better[base] else 1
+        chosen = min(candidates, key=lambda m: sign * number(m, select))["method"]
+    return {"requirements": [f"{k}{op}{v:g}" for k, op, v in requirements], "select": select,
+            "methods": verdicts, "chosen": chosen}
+
+
+def selection_text(selection, result):
+    """The rule, one line per method (its value of the selected metric and what it fails), and
+    the choice."""
+    select, rule = selection["select"], ", ".join(selection["requirements"]) or "no requirement"
+    by_name = {m["method"]: m for m in result["methods"]}
+    width = max(len(v["method"]) for v in selection["methods"]) + 2
+    head = f"best {select}" if select else "which checkpoints meet"
+    lines = [f"selection: {head} under {rule}"]
+    for verdict in selection["methods"]:
+        shown = f"{select} {number(by_name[verdict['method']], select):.4f}  " if select else ""
+        fails = "; ".join(f"fails {f['requirement']} ({f['value']:.4f})" for f in verdict["failed"])
+        lines.append(f"  {verdict['method']:<{width}}{shown}{fails or 'meets every requirement'}")
+    if select is not None:
+        chosen = selection["chosen"]
+        lines.append(f"chosen: {chosen}" if chosen else
+                     "chosen: none (no checkpoint meets every requirement)")
+    return "\n".join(lines) + "\n"
