@@ -10,8 +10,8 @@ printed with its verdict on every checkpoint, and kept in the ``--json`` file ne
 it judged. A requirement is ``METRIC OP NUMBER`` with OP one of ``<= >= < >``; METRIC is one of
 the table's metrics (the mean of scenes), or one with ``_excl`` appended for the mean without the
 ``--exclude_scene`` scenes. ``--select METRIC`` chooses, among the checkpoints that meet every
-requirement, the best by that metric's direction (lowest LPIPS, highest PSNR_Y); the bicubic
-baseline is never chosen. A metric that was not computed (NaN) meets no requirement. Finding no
+requirement, the best by that metric's direction (lowest LPIPS, highest PSNR_Y; of equals, the
+first listed); the bicubic baseline is never chosen. A metric that was not computed (NaN) meets no requirement. Finding no
 checkpoint is an answer, not an error: "chosen: none".
 """
 import math
@@ -84,6 +84,21 @@ def apply_rule(result, requirements, select, higher_is_better, baseline):
             "methods": verdicts, "chosen": chosen}
 
 
+def verdict_text(verdict):
+    """``meets every requirement``, or each requirement failed with the method's value."""
+    fails = "; ".join(f"fails {f['requirement']} ({f['value']:.4f})" for f in verdict["failed"])
+    return fails or "meets every requirement"
+
+
+def watch_line(selection, method):
+    """The verdict on the checkpoint just scored, and the choice so far, for a ``--watch``."""
+    verdict = next(v for v in selection["methods"] if v["method"] == method)
+    line = f"  rule: {verdict_text(verdict)}"
+    if selection["select"] is not None:
+        line += f"; chosen so far: {selection['chosen'] or 'none'}"
+    return line
+
+
 def selection_text(selection, result):
     """The rule, one line per method (its value of the selected metric and what it fails), and
     the choice."""
@@ -94,8 +109,7 @@ def selection_text(selection, result):
     lines = [f"selection: {head} under {rule}"]
     for verdict in selection["methods"]:
         shown = f"{select} {number(by_name[verdict['method']], select):.4f}  " if select else ""
-        fails = "; ".join(f"fails {f['requirement']} ({f['value']:.4f})" for f in verdict["failed"])
-        lines.append(f"  {verdict['method']:<{width}}{shown}{fails or 'meets every requirement'}")
+        lines.append(f"  {verdict['method']:<{width}}{shown}{verdict_text(verdict)}")
     if select is not None:
         chosen = selection["chosen"]
         lines.append(f"chosen: {chosen}" if chosen else

@@ -14,7 +14,8 @@ writes the scores as tensorboard scalars (``val/PSNR_Y``, ``val/LPIPS``, ``val/t
 at step N into
 ``RUN/log/validation`` (model-N) and ``RUN/log/validation_ema`` (model_ema-N), where
 ``tensorboard --logdir RUN/log`` shows them beside the training's own curves; ``--plot`` is
-redrawn too. A checkpoint that cannot be read is reported on one line and skipped. Ctrl-C stops
+redrawn too. With ``--require``/``--select`` (metrics/val_select.py) each line is followed by
+the rule's verdict on that checkpoint and the checkpoint chosen so far. A checkpoint that cannot be read is reported on one line and skipped. Ctrl-C stops
 it with the usual table (a checkpoint interrupted half-scored is not kept; the next start scores
 it); ``--stop_after S`` stops it once it has polled S seconds without finding a new checkpoint
 (e.g. after the run ended).
@@ -45,6 +46,8 @@ def watch(args, log=print):
     :func:`metrics.validate.score` returns them."""
     from metrics import val_scoring, validate
     from metrics.val_scenes import find_scenes
+    from metrics.val_select import apply_rule, parse_rule, watch_line
+    rule = parse_rule(args.require, args.select, validate.METRICS, args.exclude_scene)
     fixed, reference = validate.list_checkpoints(args)   # --checkpoint/--reference, and any found
     scenes = find_scenes(args.val_dir)
     validate.check_excluded([s.name for s in scenes], args.exclude_scene)
@@ -74,12 +77,17 @@ def watch(args, log=print):
                 done.add(method)
                 if args.exclude_scene:
                     validate.add_mean_excluding(result, args.exclude_scene)
+                if rule[0] or rule[1]:
+                    result["selection"] = apply_rule(result, *rule, validate.HIGHER_IS_BETTER,
+                                                     validate.BICUBIC)
                 validate.write_json(args.json, result)
                 if args.plot:
                     from metrics.val_plot import plot
                     plot(result, args.plot)
                 writers.write(method, scored)
                 log(summary_line(scored))
+                if "selection" in result:
+                    log(watch_line(result["selection"], method))
                 sys.stdout.flush()
             idle = 0.0 if waiting else idle + args.poll
             if args.stop_after is not None and idle >= args.stop_after:

@@ -86,11 +86,15 @@ def test_watch_scores_new_checkpoints_in_order_and_resumes(setup, tmp_path, monk
     assert "val/LPIPS" not in found                       # --lpips off: no NaN curve
     assert not (run / "log" / "validation").exists()
 
-    # started again: nothing scored twice, a new checkpoint appended
-    save_as(models[5], run, "model_ema-400")
+    # started again, with a selection rule: nothing scored twice, a new checkpoint appended and
+    # judged on its line (it fails the rule: it holds models[3]'s weights, whose grid is larger)
+    save_as(models[3], run, "model_ema-400")
     monkeypatch.setattr(val_watch.time, "sleep", lambda seconds: None)
+    small, large = by_weights[models[5]]["grid"], by_weights[models[3]]["grid"]
+    assert small < large
     validate("--run_dir", run, "--val_dir", val, "--num_resblock", 2, "--lpips", "off",
-             "--watch", "--ema_only", "--from_step", 150, "--stop_after", 0, "--json", out)
+             "--watch", "--ema_only", "--from_step", 150, "--stop_after", 0, "--json", out,
+             "--require", f"grid<={(small + large) / 2}", "--select", "PSNR_Y")
     again = json.loads(out.read_text())
     assert [m["method"] for m in again["methods"]] == names + [str(run / "model_ema-400")]
     assert again["methods"][1] == {k: v for k, v in result["methods"][1].items()
@@ -99,6 +103,14 @@ def test_watch_scores_new_checkpoints_in_order_and_resumes(setup, tmp_path, monk
     assert "4 method(s) already in" in printed
     assert f"{run / 'model_ema-400'}: PSNR_Y" in printed
     assert f"{run / 'model_ema-200'}: " not in printed
+    assert "  rule: fails grid<=" in printed       # the line after model_ema-400's numbers
+    verdicts = {v["method"]: v["meets"] for v in again["selection"]["methods"]}
+    assert verdicts == {"bicubic": True, str(run / "model_ema-200"): True,
+                        str(run / "model_ema-300"): False, str(run / "model_ema-250"): True,
+                        str(run / "model_ema-400"): False}
+    # 200 and 250 hold the same weights: of equals, the first listed is chosen
+    assert again["selection"]["chosen"] == str(run / "model_ema-200")
+    assert f"chosen so far: {run / 'model_ema-200'}" in printed
 
 
 def test_unreadable_checkpoint_is_skipped_and_ctrl_c_keeps_the_numbers(setup, tmp_path,
