@@ -4,7 +4,8 @@
     python3 runGan.py 3 ... --run_dir runs/teco_w24 --temporal_loss 24    # the same command, one change
 
 Trying a change from the middle of a run (a loss weight, ``--Dbalance``, the precision) without
-losing the run itself: the new folder gets the run's ``run.json`` and its training-state checkpoint
+losing the run itself: the new folder gets the run's ``run.json`` (with the branch added to its
+``history``: the source folder and step) and its training-state checkpoint
 ``state/ckpt-N`` (generator, FNet, discriminator, Adam, the weight average, the step count and the
 loss averages), and nothing else. Training with ``--run_dir`` the new folder then resumes exactly
 where the run was at step N, as a resume of the run itself would (``tests/train/test_branch.py``
@@ -18,6 +19,7 @@ an empty folder is refused: nothing is overwritten, and an interrupted copy leav
 Bad input is one ``error:`` line and exit status 2.
 """
 import glob
+import json
 import os
 import shutil
 import sys
@@ -99,7 +101,7 @@ def branch_run(source, target, step=None):
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)      # mkdtemp's 0700 would make the run private
         os.makedirs(os.path.join(staging, STATE_DIR))
-        shutil.copyfile(os.path.join(source, RUN_FILE), os.path.join(staging, RUN_FILE))
+        write_branch_run_file(source, os.path.join(staging, RUN_FILE), step)
         for path in files:
             shutil.copyfile(path, os.path.join(staging, STATE_DIR, os.path.basename(path)))
         # the CheckpointManager's state file, as a save writes it: the resume starts from ckpt-N
@@ -119,6 +121,23 @@ def branch_run(source, target, step=None):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return step
+
+
+def write_branch_run_file(source, path, step):
+    """The source's ``run.json`` with a ``branch`` entry added to its history (the source folder
+    and step, as lib/train/run_folder.py's ``with_history`` keeps it); all else as it was."""
+    import datetime
+    with open(os.path.join(source, RUN_FILE), encoding="utf-8") as handle:
+        try:
+            identity = json.load(handle)
+        except ValueError:
+            raise UserError(f"'{source}/{RUN_FILE}' is unreadable: not a run folder this "
+                            "project wrote") from None
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    identity["history"] = list(identity.get("history", [])) + [
+        {"event": "branch", "step": step, "time": now, "from": os.path.abspath(source)}]
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(identity, handle, indent=1, sort_keys=True)
 
 
 def main(argv=None):

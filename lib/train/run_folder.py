@@ -2,7 +2,8 @@
 start or a resume, source copies next to the logs, and finding the training-state checkpoint.
 
 ``run.json`` holds what defines the run: the model's structure (a resume with another structure is
-refused) and the settings (a resume with other settings is allowed, with a note). Its content is
+refused) and the settings (a resume with other settings is allowed, with a note), and the run's
+history (starts, branches and changed resumes: :func:`with_history`). Its content is
 the one older run folders hold, so they resume unchanged.
 """
 import dataclasses
@@ -154,6 +155,38 @@ def check_same_structure(state_path, identity):
         raise UserError(f"checkpoint '{state_path}' is from another model ({describe(theirs)}): "
                         + ", ".join(diff) + "; use matching flags (e.g. --num_resblock), or "
                         "--pre_trained_model to load only the weights that fit")
+
+
+def utc_now():
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def with_history(output_dir, identity, step, resumed, start_checkpoint=None,
+                 pre_trained_model=False):
+    """``identity`` with ``history``: how the run came to its weights and settings, oldest first.
+
+    A new run starts it (``start``: the step, the ``--checkpoint`` it started from and whether
+    only matching weights were taken, ``--pre_trained_model``); ``python3 -m lib.train.branch``
+    adds ``branch`` (the run folder and step it came from); a resume keeps the run.json's history
+    and adds ``resume`` with each setting that changed (``[before, after]``). So a shipped model's
+    recipe can be read from its run folder instead of being pieced together from logs. Run folders
+    written before the history existed get it from their next start or changed resume on."""
+    history = []
+    if resumed:
+        try:
+            theirs = read_run_file(output_dir)
+        except (OSError, ValueError):
+            theirs = {}
+        history = list(theirs.get("history", []))
+        changed = changed_settings(theirs.get("settings", {}), identity["settings"])
+        if changed:
+            history.append({"event": "resume", "step": step, "time": utc_now(),
+                            "changed": {k: list(v) for k, v in changed.items()}})
+    else:
+        history.append({"event": "start", "step": step, "time": utc_now(),
+                        "from": start_checkpoint, "pre_trained_model": bool(pre_trained_model)})
+    return dict(identity, history=history)
 
 
 def write_run_file(output_dir, identity):

@@ -12,7 +12,8 @@ the original's quick test inference into ``<output_dir>/train/``.
 
 The run folder (``--output_dir``)::
 
-    run.json                      what defines the run (checked on resume)
+    run.json                      what defines the run (checked on resume), and its history
+                                  of starts, branches and resumes with changed settings
     state/ckpt-<step>.*           full training state: weights, 3 Adam optimisers, EMAs,
                                   counters, global step, data position (tf.train.Checkpoint)
     model-<step>.{index,data-*}   weights in the official TF1 naming (G, FNet, D, global_step):
@@ -52,7 +53,7 @@ from lib.train.config import check_configs as check_config_values
 from lib.train.inference_while_training import InferenceWhileTraining
 from lib.train.run_folder import (check_same_structure, copy_sources, find_resume_point,
                                   find_state_for, log_folder, remove_models_except, run_identity,
-                                  write_run_file)
+                                  with_history, write_run_file)
 from lib.train.start_weights import (GLOBAL_STEP_NAME, check_start_checkpoint, load_pretrained,
                                      load_weights_strict, restore_state)
 from lib.train.state_checkpoints import STATE_DIR, disk_full_is_user_error, save_or_undo
@@ -204,11 +205,13 @@ class Trainer:
                                                   max_to_keep=run.keep_checkpoints,
                                                   checkpoint_name="ckpt")
         self._set_starting_weights()
+        self.start_step = int(self.state.global_step.numpy())
         if chief:
-            write_run_file(self.output_dir, plan.identity)
+            write_run_file(self.output_dir, with_history(
+                self.output_dir, plan.identity, self.start_step, plan.resume,
+                run.checkpoint, run.pre_trained_model))
         self.print_variables()
 
-        self.start_step = int(self.state.global_step.numpy())
         position = int(self.state.data_position.numpy()) or self.start_step * config.batch_size
         self.batches = iter(self._dataset(plan.scenes, run.rand_seed, position,
                                           data.queue_thread))

@@ -4,6 +4,7 @@ Training the branch must continue exactly as the run did from step N (bit for bi
 ops), the source must stay as it was, and bad input (a step not on disk, a damaged checkpoint, a
 folder in the way, no run at all) must be one clear error with nothing written.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -77,6 +78,38 @@ def test_a_branch_continues_exactly_as_the_run_did(run, tmp_path):
     assert straight.keys() == branched.keys() and len(straight) > 150
     different = [k for k in straight if not np.array_equal(straight[k], branched[k])]
     assert not different, different[:5]
+    # the run.json history: the source's start, the branch; an unchanged resume adds nothing
+    history = _run_file(target)["history"]
+    assert [(h["event"], h["step"]) for h in history] == [("start", 0), ("branch", 2)]
+    assert history[0]["from"] is None and history[0]["pre_trained_model"] is False
+    assert history[1]["from"] == os.path.abspath(source)
+
+
+def _run_file(folder):
+    with open(os.path.join(folder, "run.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_a_resume_with_changed_settings_is_kept_in_the_history(run, tmp_path):
+    from tensorflow.python.framework import config as tf_config
+
+    from lib.train.trainer import train
+    scenes, source = run
+    target = str(tmp_path / "branch")
+    branch_run(source, target, step=2)
+    messages = []
+    try:
+        train(*tiny_configs(scenes, target, **dict(GAN, learning_rate=5e-4, max_iter=3)),
+              log=messages.append)
+    finally:
+        tf_config.disable_op_determinism()
+    assert any("changed settings" in m and "learning_rate 0.001 -> 0.0005" in m for m in messages)
+    identity = _run_file(target)
+    assert identity["settings"]["learning_rate"] == 5e-4
+    resume = identity["history"][-1]
+    assert [h["event"] for h in identity["history"]] == ["start", "branch", "resume"]
+    assert resume["step"] == 2 and resume["changed"] == {"learning_rate": [1e-3, 5e-4]}
+    assert resume["time"].endswith("+00:00")                      # UTC, ISO 8601
 
 
 def test_the_newest_step_by_default_and_an_empty_target_folder_is_used(run, tmp_path):
@@ -86,8 +119,10 @@ def test_the_newest_step_by_default_and_an_empty_target_folder_is_used(run, tmp_
     assert branch_run(source, str(target)) == 4
     with open(target / "state" / "checkpoint") as handle:
         assert handle.readline().strip() == 'model_checkpoint_path: "ckpt-4"'
-    with open(target / "run.json") as a, open(os.path.join(source, "run.json")) as b:
-        assert a.read() == b.read()
+    branched, original = _run_file(target), _run_file(source)
+    assert branched.pop("history")[-1]["event"] == "branch"
+    assert original.pop("history")[-1]["event"] == "start"
+    assert branched == original                     # structure and settings as they were
 
 
 def test_bad_input_is_refused_and_nothing_is_written(run, tmp_path):
@@ -112,7 +147,15 @@ def test_bad_input_is_refused_and_nothing_is_written(run, tmp_path):
         handle.truncate(os.path.getsize(data) // 2)
     with pytest.raises(UserError, match="cannot be read whole"):
         branch_run(damaged, str(tmp_path / "c"), step=2)
-    assert sorted(os.listdir(tmp_path)) == ["damaged_run", "occupied"]   # no half folders
+    # a run.json that is not JSON (its history could not be extended) is refused too
+    garbled = str(tmp_path / "garbled_run")
+    shutil.copytree(source, garbled)
+    with open(os.path.join(garbled, "run.json"), "w") as handle:
+        handle.write("{not json")
+    with pytest.raises(UserError, match="run.json' is unreadable"):
+        branch_run(garbled, str(tmp_path / "d"), step=2)
+    assert sorted(os.listdir(tmp_path)) == ["damaged_run", "garbled_run",
+                                            "occupied"]   # no half folders
 
 
 def test_the_command_line_gives_one_error_line(run, tmp_path):
