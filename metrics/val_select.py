@@ -11,8 +11,8 @@ it judged. A requirement is ``METRIC OP NUMBER`` with OP one of ``<= >= < >``; M
 the table's metrics (the mean of scenes), or one with ``_excl`` appended for the mean without the
 ``--exclude_scene`` scenes. ``--select METRIC`` chooses, among the checkpoints that meet every
 requirement, the best by that metric's direction (lowest LPIPS, highest PSNR_Y; of equals, the
-first listed); the bicubic baseline is never chosen. A metric that was not computed (NaN) meets no requirement. Finding no
-checkpoint is an answer, not an error: "chosen: none".
+first listed); the bicubic baseline is never chosen. A metric that was not computed (NaN) meets
+no requirement. Finding no checkpoint is an answer, not an error: "chosen: none".
 """
 import math
 import operator
@@ -25,9 +25,17 @@ OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operat
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z_]+)\s*(<=|>=|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 
 
+def split_key(key):
+    """``(metric, mean)``: ``("tOF", "mean_excluding")`` for ``tOF_excl``, ``("tOF", "mean")``
+    for ``tOF``: where the number of ``key`` is in a method of the result."""
+    if key.endswith(EXCLUDED_SUFFIX):
+        return key[:-len(EXCLUDED_SUFFIX)], "mean_excluding"
+    return key, "mean"
+
+
 def check_key(key, metrics, excluded, flag):
     """``key`` names a metric of the table (``_excl``: of the mean without excluded scenes)."""
-    base = key[:-len(EXCLUDED_SUFFIX)] if key.endswith(EXCLUDED_SUFFIX) else key
+    base = split_key(key)[0]
     if base not in metrics:
         raise UserError(f"{flag}: '{base}' is not a metric; the metrics are {', '.join(metrics)} "
                         f"(each also as METRIC{EXCLUDED_SUFFIX}, the mean without --exclude_scene)")
@@ -56,9 +64,8 @@ def parse_rule(requirements, select, metrics, excluded):
 
 def number(method, key):
     """The mean (or, for ``*_excl``, the mean without the excluded scenes) of ``method``."""
-    if key.endswith(EXCLUDED_SUFFIX):
-        return method["mean_excluding"][key[:-len(EXCLUDED_SUFFIX)]]
-    return method["mean"][key]
+    metric, mean = split_key(key)
+    return method[mean][metric]
 
 
 def apply_rule(result, requirements, select, higher_is_better, baseline):
@@ -77,8 +84,7 @@ def apply_rule(result, requirements, select, higher_is_better, baseline):
             candidates.append(method)
     chosen = None
     if select is not None and candidates:
-        base = select[:-len(EXCLUDED_SUFFIX)] if select.endswith(EXCLUDED_SUFFIX) else select
-        sign = -1 if higher_is_better[base] else 1
+        sign = -1 if higher_is_better[split_key(select)[0]] else 1
         chosen = min(candidates, key=lambda m: sign * number(m, select))["method"]
     return {"requirements": [f"{k}{op}{v:g}" for k, op, v in requirements], "select": select,
             "methods": verdicts, "chosen": chosen}

@@ -126,7 +126,7 @@ def branch_run(source, target, step=None):
 def write_branch_run_file(source, path, step):
     """The source's ``run.json`` with a ``branch`` entry added to its history (the source folder
     and step, as lib/train/run_folder.py's ``with_history`` keeps it); all else as it was."""
-    import datetime
+    import datetime                 # the time as run_folder.utc_now writes it (not imported: TF)
     with open(os.path.join(source, RUN_FILE), encoding="utf-8") as handle:
         try:
             identity = json.load(handle)
