@@ -1,4 +1,4 @@
-"""A model-selection rule that runs: ``--require`` and ``--select`` of ``python3 -m metrics.validate``.
+"""A model-selection rule that runs: ``python3 -m metrics.validate --require ... --select ...``.
 
     python3 -m metrics.validate --from_json val.json --exclude_scene friends \\
         --require "tOF_excl<=0.2887" --require "PSNR_Y>=30.78" --require "grid_err<=0.1352" \\
@@ -22,7 +22,8 @@ from lib.errors import UserError
 
 EXCLUDED_SUFFIX = "_excl"
 OPERATORS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z_]+)\s*(<=|>=|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z_]+)\s*(<=|>=|<|>)\s*"
+                          r"([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 
 
 def split_key(key):
