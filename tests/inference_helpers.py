@@ -3,6 +3,9 @@ import os
 import subprocess
 import sys
 
+import cv2
+import numpy as np
+
 from conftest import REPO_ROOT
 from lib.infer.config import InferenceConfig
 
@@ -24,6 +27,17 @@ def save_random_model(prefix, num_resblock=2, seed=3):
     generator.output_conv.kernel.assign(generator.output_conv.kernel * 0.05)
     save_official({**generator.official_variables(), **fnet.official_variables()}, prefix)
     return prefix
+
+
+def write_random_clip(folder, n=6, size=(16, 16), seed=1):
+    """``n`` random frames of ``size`` (width, height) as ``folder/0001.png …``; returns them as
+    written (cv2's channel order)."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    frames = [rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8) for _ in range(n)]
+    for i, frame in enumerate(frames):
+        cv2.imwrite(os.path.join(folder, f"{i + 1:04d}.png"), frame)
+    return frames
 
 
 def run_main(args, cwd=REPO_ROOT, timeout=900):

@@ -4,9 +4,11 @@ Serves bytes or files under URL paths, honours ``Range: bytes=N-`` (unless told 
 response after some bytes to simulate a dropped connection, and records every request.
 """
 import contextlib
+import io
 import os
 import re
 import threading
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska", ".zip": "application/zip",
@@ -133,3 +135,19 @@ def closed_port_url(path="/"):
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}{path}"
+
+
+def clear_proxies(monkeypatch):
+    """No proxy and no TECOGAN_MIRROR from the machine may send a test's request elsewhere."""
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "TECOGAN_MIRROR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+def make_zip(entries):
+    """entries: {name: bytes}; stored (no compression) so that building it is instant."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from inference_helpers import inference_config, run_main, save_random_model
+from inference_helpers import (inference_config, run_main, save_random_model,
+                               write_random_clip)
 from lib.errors import UserError
 from lib.io.frame_io import list_frames, read_image_rgb8
 from lib.infer.driver import run_inference
@@ -15,15 +16,6 @@ from lib.infer.driver import run_inference
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     return save_random_model(str(tmp_path_factory.mktemp("model") / "model"))
-
-
-def _clip(folder, n=6, size=(16, 16), seed=1):
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    frames = [rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8) for _ in range(n)]
-    for i, frame in enumerate(frames):
-        cv2.imwrite(os.path.join(folder, f"{i + 1:04d}.png"), frame)
-    return frames
 
 
 def _run(model, **kw):
@@ -41,14 +33,14 @@ def test_missing_and_empty_input(tmp_path, model):
 
 
 def test_mixed_frame_sizes_named(tmp_path, model):
-    _clip(str(tmp_path / "c"))
+    write_random_clip(str(tmp_path / "c"))
     cv2.imwrite(str(tmp_path / "c" / "0004.png"), np.zeros((24, 16, 3), np.uint8))
     with pytest.raises(UserError, match=r"'0004.png' is 16x24"):
         _run(model, input_dir_LR=str(tmp_path / "c"), output_dir=str(tmp_path / "o"))
 
 
 def test_grey_rgba_and_16bit_frames_give_the_rgb_result(tmp_path, model):
-    rgb = _clip(str(tmp_path / "rgb"))
+    rgb = write_random_clip(str(tmp_path / "rgb"))
     grey_frames = [f[:, :, :1].repeat(3, axis=2) for f in rgb]
     for name, convert in (("grey", lambda f: f[:, :, 0]),
                           ("rgba", lambda f: np.dstack([f, np.full(f.shape[:2], 7, np.uint8)])),
@@ -71,12 +63,12 @@ def test_grey_rgba_and_16bit_frames_give_the_rgb_result(tmp_path, model):
 
 
 def test_truncated_and_fake_images(tmp_path, model):
-    _clip(str(tmp_path / "c"))
+    write_random_clip(str(tmp_path / "c"))
     data = open(tmp_path / "c" / "0003.png", "rb").read()
     open(tmp_path / "c" / "0003.png", "wb").write(data[: len(data) // 2])
     with pytest.raises(UserError, match="0003.png"):
         _run(model, input_dir_LR=str(tmp_path / "c"), output_dir=str(tmp_path / "o"))
-    _clip(str(tmp_path / "d"))
+    write_random_clip(str(tmp_path / "d"))
     (tmp_path / "d" / "0002.png").write_bytes(b"this is not a png")
     with pytest.raises(UserError, match="0002.png"):
         _run(model, input_dir_LR=str(tmp_path / "d"), output_dir=str(tmp_path / "o"))
@@ -85,7 +77,7 @@ def test_truncated_and_fake_images(tmp_path, model):
 def test_truncated_video(tmp_path, model):
     from lib.io.video_io import VideoWriter
     video = str(tmp_path / "clip.mp4")
-    frames = _clip(str(tmp_path / "c"), n=20, size=(32, 32))
+    frames = write_random_clip(str(tmp_path / "c"), n=20, size=(32, 32))
     with VideoWriter(video, 10.0, 32, 32, crf=20) as writer:
         for frame in frames:
             writer.write(frame)
@@ -96,7 +88,7 @@ def test_truncated_video(tmp_path, model):
 
 
 def test_checkpoint_missing_truncated_and_wrong_size(tmp_path, model):
-    _clip(str(tmp_path / "c"))
+    write_random_clip(str(tmp_path / "c"))
     common = dict(input_dir_LR=str(tmp_path / "c"), output_dir=str(tmp_path / "o"))
     with pytest.raises(UserError, match="not found"):
         run_inference(inference_config(checkpoint=str(tmp_path / "none"), **common))
@@ -124,7 +116,7 @@ def test_checkpoint_with_other_shapes(tmp_path):
     name = "fnet/autoencode_unit/encoder_1/conv_1/Conv/weights"
     variables[name] = tf.zeros([3, 3, 6, 16])
     prefix = save_official(variables, str(tmp_path / "odd"))
-    _clip(str(tmp_path / "c"))
+    write_random_clip(str(tmp_path / "c"))
     with pytest.raises(UserError, match=f"'{name}' has shape \\[3, 3, 6, 16\\]"):
         run_inference(inference_config(checkpoint=prefix, num_resblock=2,
                                       input_dir_LR=str(tmp_path / "c"),
@@ -132,8 +124,8 @@ def test_checkpoint_with_other_shapes(tmp_path):
 
 
 def test_output_folder_of_another_clip(tmp_path, model):
-    _clip(str(tmp_path / "a"))
-    _clip(str(tmp_path / "b"), n=6)
+    write_random_clip(str(tmp_path / "a"))
+    write_random_clip(str(tmp_path / "b"), n=6)
     for i in range(6):
         os.rename(tmp_path / "b" / f"{i + 1:04d}.png", tmp_path / "b" / f"b{i + 1:02d}.png")
     out = str(tmp_path / "o")
@@ -143,7 +135,7 @@ def test_output_folder_of_another_clip(tmp_path, model):
     with pytest.raises(UserError, match="another clip.*--overwrite"):
         _run(model, input_dir_LR=str(tmp_path / "b"), output_dir=out)
     assert open(os.path.join(out, "output_0001.png"), "rb").read() == first   # untouched
-    _clip(str(tmp_path / "big"), size=(24, 16))
+    write_random_clip(str(tmp_path / "big"), size=(24, 16))
     with pytest.raises(UserError, match="another size"):
         _run(model, input_dir_LR=str(tmp_path / "big"), output_dir=out)
     _run(model, input_dir_LR=str(tmp_path / "b"), output_dir=out, overwrite=True)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from inference_helpers import inference_config, run_main, save_random_model
+from inference_helpers import (inference_config, run_main, save_random_model,
+                               write_random_clip)
 from lib.errors import UserError
 from lib.io.frame_io import list_frames, read_image_rgb8
 from lib.infer.prepare import prepare_inference
@@ -21,12 +22,8 @@ def model(tmp_path_factory):
     return save_random_model(str(tmp_path_factory.mktemp("model") / "model"))
 
 
-def _clip(folder, n=6, size=(16, 16), seed=1):
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for i in range(n):
-        cv2.imwrite(os.path.join(folder, f"{i + 1:04d}.png"),
-                    rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8))
+def _clip(folder, **kwargs):
+    write_random_clip(folder, **kwargs)
     return folder
 
 

@@ -15,29 +15,18 @@ from lib.io.download import (DownloadError, MANIFEST_NAME, download_file, extrac
                           source_url)
 from lib.errors import UserError
 from lib.io.frame_io import list_frames, read_image_rgb8
-from tests.local_http import closed_port_url, running_server
+from tests.local_http import clear_proxies, closed_port_url, make_zip, running_server
 
 
 @pytest.fixture(autouse=True)
 def no_proxy_no_mirror(monkeypatch):
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "TECOGAN_MIRROR"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    clear_proxies(monkeypatch)
 
 
 @pytest.fixture
 def server():
     with running_server() as srv:
         yield srv
-
-
-def make_zip(entries):
-    """entries: {name: bytes}; stored (no compression) so that building it is instant."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def payload(n, seed=0):

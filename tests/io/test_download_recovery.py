@@ -6,10 +6,8 @@
 * A full disk (simulated: the writer raises ENOSPC) is one error line; unpacking leaves nothing.
 """
 import errno
-import io
 import json
 import os
-import zipfile
 
 import pytest
 
@@ -17,7 +15,7 @@ from lib.errors import UserError
 from lib.io import assets as assets_mod
 from lib.io import download as download_mod
 from lib.io.download import MANIFEST_NAME, download_file
-from tests.local_http import running_server
+from tests.local_http import clear_proxies, make_zip, running_server
 
 GOOD = {"TecoGAN.index": b"idx", "TecoGAN.meta": b"meta",
         "TecoGAN.data-00000-of-00001": b"weights" * 100}
@@ -25,17 +23,7 @@ GOOD = {"TecoGAN.index": b"idx", "TecoGAN.meta": b"meta",
 
 @pytest.fixture(autouse=True)
 def no_proxy_no_mirror(monkeypatch):
-    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "TECOGAN_MIRROR"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-def make_zip(entries):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
+    clear_proxies(monkeypatch)
 
 
 def damaged_at_the_end():

@@ -89,6 +89,18 @@ def test_build_command_passes_extra_flags_last(tmp_path, monkeypatch):
     assert args[:len(mode4_args(str(tmp_path), run_dir))] == mode4_args(str(tmp_path), run_dir)
 
 
+def write_runner(tmp_path, fake_main):
+    """A script that runs ``fake_main`` as runGan.py runs main.py (launch_forwarding_signals)."""
+    runner = tmp_path / "runner.py"
+    runner.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {REPO_ROOT!r})
+        from lib.train.recipes import launch_forwarding_signals
+        sys.exit(launch_forwarding_signals([], main_py={str(fake_main)!r}))
+    """))
+    return runner
+
+
 def test_sigint_is_forwarded_once_and_the_exit_status_returned(tmp_path):
     """The runner starts main.py in its own process group and forwards Ctrl+C to it."""
     fake_main = tmp_path / "fake_main.py"
@@ -107,13 +119,7 @@ def test_sigint_is_forwarded_once_and_the_exit_status_returned(tmp_path):
         open({str(marker)!r}, "w").write(str(len(count)))
         sys.exit(130)
     """))
-    runner = tmp_path / "runner.py"
-    runner.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {REPO_ROOT!r})
-        from lib.train.recipes import launch_forwarding_signals
-        sys.exit(launch_forwarding_signals([], main_py={str(fake_main)!r}))
-    """))
+    runner = write_runner(tmp_path, fake_main)
     parent = subprocess.Popen([sys.executable, str(runner)], stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout.readline().strip() == "ready"
@@ -144,13 +150,7 @@ def test_sigint_reaches_the_child_when_the_runner_started_with_it_ignored(tmp_pa
             sys.exit(130)
         sys.exit(0)
     """))
-    runner = tmp_path / "runner.py"
-    runner.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {REPO_ROOT!r})
-        from lib.train.recipes import launch_forwarding_signals
-        sys.exit(launch_forwarding_signals([], main_py={str(fake_main)!r}))
-    """))
+    runner = write_runner(tmp_path, fake_main)
 
     def ignore_sigint():            # what a non-interactive shell does for 'cmd &'
         signal.signal(signal.SIGINT, signal.SIG_IGN)
