@@ -18,7 +18,6 @@ The configuration is an :class:`lib.infer.config.InferenceConfig` (main.py build
 command-line flags).
 """
 import contextlib
-import signal
 import sys
 import time
 
@@ -30,10 +29,13 @@ from lib.errors import UserError
 from lib.infer.prepare import check_num_resblock, check_tile, prepare_inference
 from lib.infer.recurrent import RecurrentUpscaler, warmup_order
 from lib.infer.tiling import choose_tile
+from lib.interrupts import handle_interrupts, raise_if_interrupted
 from lib.io.background import BackgroundWriter, prefetch
 from lib.logging_utils import log_only, tee_stdout
 from lib.models.checkpoint import load_official
 from lib.models.networks import FNet, Generator
+
+DEFERRED_MESSAGE = "{signal} received: inference stops when this frame is done"
 
 
 def build_models(num_resblock, checkpoint):
@@ -56,32 +58,15 @@ def run_inference(config, prepared=None):
 
     tee = tee_stdout(prepared.summary_dir)
     try:
-        with _sigterm_as_interrupt():   # a kill ends as Ctrl-C does: temporaries and lock go
+        # Ctrl+C and a kill: KeyboardInterrupt (never inside TensorFlow, lib/interrupts.py), the
+        # writer finishes the frames queued so far (each whole), the folder's lock is released.
+        with handle_interrupts(DEFERRED_MESSAGE):
             return _run(config, prepared.source, prepared.plan, generator, fnet)
     finally:
         prepared.plan.close()           # the output folder's lock (taken with the first frame)
         sys.stdout.flush()
         sys.stdout = tee.stream
         tee.close()
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM raises KeyboardInterrupt (main thread only): the writer finishes the frames queued
-    so far (each whole), the output folder's lock is released; exit status 130."""
-    try:
-        old = signal.signal(signal.SIGTERM, _raise_interrupt)
-    except ValueError:              # not the main thread: leave the signal alone
-        old = None
-    try:
-        yield
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
 
 
 def make_upscaler(config, generator, fnet, height, width):
@@ -117,6 +102,7 @@ def _run(config, source, plan, generator, fnet):
     state = None                    # (previous LR frame, previous output); None: a black warp
     with BackgroundWriter(plan, source, config.video_crf, progress.announce) as writer, progress:
         for step, ((name, rgb), warm) in enumerate(warmup_order(prefetch(source))):
+            raise_if_interrupted()
             lr = _network_input(name, rgb, height, width)
             with clock.network_call(step):
                 frame_u8, state = _recurrent_step(upscaler, lr, state)

@@ -41,6 +41,7 @@ import tensorflow as tf
 from absl import logging as absl_logging
 
 from lib.errors import UserError
+from lib.interrupts import handle_interrupts, raise_if_interrupted
 from lib.io.folder_lock import FolderLock
 from lib.io.output_paths import prepare_output_dir, remove_if_empty
 from lib.logging_utils import log_only, tee_stdout
@@ -60,6 +61,9 @@ from lib.train.state_checkpoints import STATE_DIR, disk_full_is_user_error, save
 from lib.train.strategy import bf16_note, choose_strategy, is_chief, peer_loss_is_user_error
 from lib.train.summaries import write_scalars, write_sequences
 from lib.train.teco_step import build
+
+# Ctrl+C that lands inside TensorFlow waits for the step to end (lib/interrupts.py says why).
+DEFERRED_MESSAGE = "{signal} received: training stops when this step ends, with a checkpoint"
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,6 +299,7 @@ class Trainer:
         start_time = time.time()
         self.log("Optimization starts!!!")
         while step < self.max_iter:
+            raise_if_interrupted()          # a signal that arrived inside TensorFlow (lib/interrupts)
             batch = self._next_batch(self.batches, self.plan.scenes, run.rand_seed,
                                      step * batch_size)
             result = self.train_step(batch, step)
@@ -306,8 +311,6 @@ class Trainer:
                 self.write_summaries(step, batch, learning_rate)
             if step % run.save_freq == 0:
                 self.save_and_test(step)
-            if interrupt_requested():       # its KeyboardInterrupt was dropped (see there)
-                raise KeyboardInterrupt
         if step != self.start_step and self.saved_step != step:
             self.save_and_test(step)
         self.final_step = step
@@ -494,7 +497,7 @@ def train(config, data, run, log=print):
         if nothing_to_do(plan, run.output_dir, early_log):
             return NothingToDo(plan.resume_step)
         with console_log_file(plan.summary_dir, log is print and chief, early), \
-                signals_as_interrupt(), peer_loss_is_user_error(strategy, run.output_dir), \
+                handle_interrupts(DEFERRED_MESSAGE), peer_loss_is_user_error(strategy, run.output_dir), \
                 disk_full_is_user_error(run.output_dir):
             copy_sources(plan.summary_dir)
             trainer = Trainer(config, data, run, plan, strategy, chief, log)
@@ -522,37 +525,3 @@ def console_log_file(summary_dir, enabled, early_lines):
             sys.stdout.flush()
             sys.stdout = tee.stream
             tee.close()
-
-
-_INTERRUPTS = []            # SIGINT/SIGTERM received inside signals_as_interrupt()
-
-
-def _raise_interrupt(signum, frame):
-    _INTERRUPTS.append(signum)
-    raise KeyboardInterrupt
-
-
-def interrupt_requested():
-    """True once SIGINT or SIGTERM arrived during training. Python runs a signal handler between
-    any two bytecodes, also inside a finalizer (``__del__``, a weakref callback: TensorFlow has
-    many), where the KeyboardInterrupt it raises is printed as "Exception ignored" and dropped;
-    the loop asks this after every step so that such a signal still ends training. runGan.py
-    forwards each signal once, so a lost one used to leave the run training on (seen once in a
-    full test-suite run)."""
-    return bool(_INTERRUPTS)
-
-
-@contextlib.contextmanager
-def signals_as_interrupt():
-    """SIGINT (Ctrl+C) and SIGTERM end training with a checkpoint, each remembered for
-    :func:`interrupt_requested`; only on the main thread."""
-    del _INTERRUPTS[:]
-    try:
-        old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:      # not the main thread
-        old = {}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)

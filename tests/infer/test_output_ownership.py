@@ -190,9 +190,12 @@ def test_video_output_through_a_unique_temporary(tmp_path, monkeypatch):
     assert (tmp_path / "clip.mp4.partial").read_text().startswith("a user's file")
 
 
-def test_sigterm_mid_run_releases_the_folder_and_leaves_no_temporary(tmp_path, model):
-    """SIGTERM during the clip ends the run as Ctrl-C (exit 130): frames written so far are
-    whole, no temporary, no lock file; the rerun completes the clip."""
+@pytest.mark.parametrize("signal_name, inside_tensorflow", [("SIGTERM", False), ("SIGINT", True)])
+def test_a_kill_mid_run_releases_the_folder_and_leaves_no_temporary(tmp_path, model, signal_name,
+                                                                     inside_tensorflow):
+    """SIGTERM or Ctrl+C during the clip ends the run with exit 130: frames written so far are
+    whole, no temporary, no lock file; the rerun completes the clip. A signal that lands inside
+    TensorFlow's code waits for the frame to finish (lib/interrupts.py)."""
     import subprocess
     import sys
     from conftest import REPO_ROOT
@@ -200,6 +203,7 @@ def test_sigterm_mid_run_releases_the_folder_and_leaves_no_temporary(tmp_path, m
     out = str(tmp_path / "out")
     code = f"""
 import os, signal, sys
+import tensorflow as tf
 sys.path.insert(0, {REPO_ROOT!r})
 from lib.errors import run_cli
 from lib.infer import driver
@@ -208,7 +212,8 @@ real, steps = driver._recurrent_step, []
 def step(*args):
     steps.append(1)
     if len(steps) == 8:           # the third frame of the clip (after 5 warm-up steps)
-        os.kill(os.getpid(), signal.SIGTERM)
+        kill = lambda _: os.kill(os.getpid(), signal.{signal_name})
+        tf.nest.map_structure(kill, [0]) if {inside_tensorflow} else kill(0)
     return real(*args)
 driver._recurrent_step = step
 run_cli(driver.run_inference, inference_config(input_dir_LR={clip!r}, output_dir={out!r},
@@ -217,6 +222,7 @@ run_cli(driver.run_inference, inference_config(input_dir_LR={clip!r}, output_dir
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=900, cwd=os.path.join(REPO_ROOT, "tests"))
     assert result.returncode == 130 and "interrupted" in result.stderr, result.stderr[-2000:]
+    assert ("inference stops when this frame is done" in result.stderr) == inside_tensorflow
     left = os.listdir(out)
     assert [n for n in left if "partial" in n or "lock" in n] == []
     assert len([n for n in left if n.endswith(".png")]) < 6
