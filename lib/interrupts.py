@@ -8,9 +8,10 @@ sizes a buffer from ``len()`` of each ``TensorShape`` (Python code) and clears a
 (``TensorShapeNumDims`` calls ``PyErr_Clear``), the second copies the dimensions into it. A
 KeyboardInterrupt raised in the first pass's ``__len__`` is swallowed, that shape counts as
 unknown, the second pass copies its dimensions anyway and writes past the buffer: "free():
-invalid next size (fast)", SIGABRT instead of a saved checkpoint. It hit about 1 in 12 runs of
-``runGan.py 4`` interrupted just after a step, when the main thread asks tf.data for the next
-batch; the swallowed exception is also how a forwarded Ctrl+C was once lost.
+invalid next size (fast)", SIGABRT instead of a saved checkpoint. It hit 1 of 43 runs of
+``runGan.py 4`` interrupted just after a step (when the main thread asks tf.data for the next
+batch) and once a full test-suite run; the swallowed exception is also how a forwarded Ctrl+C was
+once lost. tests/test_interrupts.py makes it happen every time.
 
 So the handler raises only when no frame of TensorFlow (or Keras) is on the interrupted stack;
 otherwise it records the signal and the caller raises at its next safe point with
