@@ -299,7 +299,7 @@ class Trainer:
         start_time = time.time()
         self.log("Optimization starts!!!")
         while step < self.max_iter:
-            raise_if_interrupted()          # a signal that arrived inside TensorFlow (lib/interrupts)
+            raise_if_interrupted()      # a signal that arrived inside TensorFlow's code
             batch = self._next_batch(self.batches, self.plan.scenes, run.rand_seed,
                                      step * batch_size)
             result = self.train_step(batch, step)
@@ -497,7 +497,8 @@ def train(config, data, run, log=print):
         if nothing_to_do(plan, run.output_dir, early_log):
             return NothingToDo(plan.resume_step)
         with console_log_file(plan.summary_dir, log is print and chief, early), \
-                handle_interrupts(DEFERRED_MESSAGE), peer_loss_is_user_error(strategy, run.output_dir), \
+                handle_interrupts(DEFERRED_MESSAGE), \
+                peer_loss_is_user_error(strategy, run.output_dir), \
                 disk_full_is_user_error(run.output_dir):
             copy_sources(plan.summary_dir)
             trainer = Trainer(config, data, run, plan, strategy, chief, log)
