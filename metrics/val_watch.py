@@ -109,7 +109,7 @@ def pending(args, fixed):
     from metrics import validate
     found = [c for run_dir in args.run_dir
              for c in validate.run_checkpoints(run_dir, args.from_step, args.ema_only,
-                                               allow_empty=True)]
+                                               allow_empty=True, to_step=args.to_step)]
     return [validate.BICUBIC] + [c for c in fixed if c not in found] + found
 
 

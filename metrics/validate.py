@@ -25,7 +25,10 @@ beforehand to the numbers and print every checkpoint's verdict and the one chose
 (metrics/val_select.py):
 
     python3 -m metrics.validate --from_json val.json --exclude_scene friends \\
-        --require "tOF_excl<=0.2887" --require "PSNR_Y>=30.78" --select LPIPS
+        --require "tOF_excl<=0.2887" --require "PSNR_Y>=30.78" --select LPIPS --to_step 3000
+
+(``--from_step``/``--to_step``/``--ema_only`` keep the run checkpoints a rule names, from a run
+folder or from such files alike.)
 
 ``--watch`` follows a training run, scoring each checkpoint as it is saved (metrics/val_watch.py);
 ``--plot FILE.png`` draws the numbers against the step and LPIPS against tOF (metrics/val_plot.py).
@@ -97,9 +100,15 @@ def parse_args(argv=None):
                         help="also draw the numbers into this PNG: LPIPS and tOF against the "
                         "step per run, and LPIPS against tOF (metrics/val_plot.py)")
     parser.add_argument("--from_step", type=int, default=0,
-                        help="of each --run_dir, only the checkpoints of step N >= this")
+                        help="of each --run_dir (or the --from_json files), only the checkpoints "
+                        "of step N >= this")
+    parser.add_argument("--to_step", type=int, default=None,
+                        help="of each --run_dir (or the --from_json files), only the checkpoints "
+                        "of step N <= this: a selection rule's last candidate, when the training "
+                        "(and a --watch) went on past it")
     parser.add_argument("--ema_only", action="store_true",
-                        help="of each --run_dir, only the model_ema-N checkpoints (--ema_decay)")
+                        help="of each --run_dir (or the --from_json files), only the model_ema-N "
+                        "checkpoints (--ema_decay)")
     parser.add_argument("--watch", action="store_true",
                         help="keep scoring each new checkpoint of --run_dir as the training saves "
                         "it, into --json (resumed from it), with tensorboard scalars in "
@@ -123,21 +132,35 @@ def check_sources(args):
                         "or --from_json FILE to table numbers written earlier by --json")
 
 
-def run_checkpoints(run_dir, from_step=0, ema_only=False, allow_empty=False):
-    """The ``model-N`` and ``model_ema-N`` prefixes of a run folder with N >= ``from_step`` (only
-    ``model_ema-N`` with ``ema_only``), sorted by N (each ``model-N`` before its ``model_ema-N``)."""
+RUN_CHECKPOINT = re.compile(r"(model|model_ema)-(\d+)")
+
+
+def in_step_range(step, is_ema, from_step=0, to_step=None, ema_only=False):
+    """Whether a run folder's checkpoint (``model_ema-N`` if ``is_ema``, else ``model-N``) is one
+    that --from_step, --to_step and --ema_only keep."""
+    return step >= from_step and (to_step is None or step <= to_step) and (is_ema or not ema_only)
+
+
+def step_range_text(from_step=0, to_step=None):
+    return f"N >= {from_step}" + ("" if to_step is None else f" and N <= {to_step}")
+
+
+def run_checkpoints(run_dir, from_step=0, ema_only=False, allow_empty=False, to_step=None):
+    """The ``model-N`` and ``model_ema-N`` prefixes of a run folder with ``from_step`` <= N <=
+    ``to_step`` (only ``model_ema-N`` with ``ema_only``), sorted by N (each ``model-N`` before
+    its ``model_ema-N``)."""
     if not os.path.isdir(run_dir):
         raise UserError(f"--run_dir '{run_dir}' does not exist or is not a folder")
     found = sorted((int(m.group(2)), m.group(1) == "model_ema")
-                   for m in (re.fullmatch(r"(model|model_ema)-(\d+)\.index", n)
+                   for m in (re.fullmatch(RUN_CHECKPOINT.pattern + r"\.index", n)
                              for n in os.listdir(run_dir)) if m)
     if not found and not allow_empty:
         raise UserError(f"--run_dir '{run_dir}' holds no model-N checkpoints (model-N.index)")
-    found = [(n, ema) for n, ema in found if n >= from_step and (ema or not ema_only)]
+    found = [(n, ema) for n, ema in found if in_step_range(n, ema, from_step, to_step, ema_only)]
     if not found and not allow_empty:
         raise UserError(f"--run_dir '{run_dir}' holds no "
-                        f"{'model_ema-N' if ema_only else 'model-N'} checkpoint with N >= "
-                        f"{from_step} (--from_step)")
+                        f"{'model_ema-N' if ema_only else 'model-N'} checkpoint with "
+                        f"{step_range_text(from_step, to_step)} (--from_step, --to_step)")
     return [os.path.join(run_dir, f"{'model_ema' if ema else 'model'}-{n}") for n, ema in found]
 
 
@@ -145,9 +168,12 @@ def check_watch_args(args):
     """The options of --run_dir listing and --watch make sense together."""
     if args.from_step < 0:
         raise UserError(f"--from_step {args.from_step}: give a step >= 0")
-    if (args.from_step or args.ema_only) and not args.run_dir:
-        raise UserError("--from_step and --ema_only choose among the checkpoints of --run_dir; "
-                        "give --run_dir")
+    if args.to_step is not None and args.to_step < args.from_step:
+        raise UserError(f"--to_step {args.to_step}: give a step >= --from_step ({args.from_step})")
+    if (args.from_step or args.to_step is not None or args.ema_only) \
+            and not (args.run_dir or args.from_json):
+        raise UserError("--from_step, --to_step and --ema_only choose among the checkpoints of "
+                        "--run_dir (or of the --from_json files); give --run_dir")
     if not args.watch:
         if args.stop_after is not None or args.poll is not None:
             raise UserError("--poll and --stop_after go with --watch")
@@ -173,7 +199,7 @@ def list_checkpoints(args):
     checkpoints = [checkpoint_prefix(c) for c in args.checkpoint]
     for run_dir in args.run_dir:
         checkpoints += run_checkpoints(run_dir, args.from_step, args.ema_only,
-                                       allow_empty=args.watch)
+                                       allow_empty=args.watch, to_step=args.to_step)
     if not checkpoints and not args.watch:
         raise UserError("give --checkpoint PREFIX (repeatable) and/or --run_dir RUN_FOLDER")
     reference = args.reference
@@ -231,6 +257,25 @@ def load_results(paths, reference):
             raise UserError(f"--reference '{reference}' is not among the methods of the "
                             "--from_json files: " + ", ".join(sorted(seen)))
     return merged, reference
+
+
+def keep_step_range(result, reference, from_step=0, to_step=None, ema_only=False):
+    """``result`` read by --from_json without the run checkpoints (``RUN/model-N``,
+    ``RUN/model_ema-N``) that --from_step, --to_step and --ema_only leave out; the bicubic baseline
+    and checkpoints named otherwise (--checkpoint) stay. A rule applied to a watch's file after
+    the training went on past the rule's last candidate sees only the candidates."""
+    def kept(method):
+        match = RUN_CHECKPOINT.fullmatch(os.path.basename(method["method"]))
+        return match is None or in_step_range(int(match.group(2)), match.group(1) == "model_ema",
+                                              from_step, to_step, ema_only)
+    methods = [m for m in result["methods"] if kept(m)]
+    if not any(RUN_CHECKPOINT.fullmatch(os.path.basename(m["method"])) for m in methods):
+        raise UserError("the --from_json files hold no "
+                        f"{'model_ema-N' if ema_only else 'model-N'} checkpoint with "
+                        f"{step_range_text(from_step, to_step)} (--from_step, --to_step)")
+    if reference not in (None, BICUBIC) and reference not in [m["method"] for m in methods]:
+        raise UserError(f"--reference '{reference}' is outside --from_step/--to_step/--ema_only")
+    return {**result, "methods": methods}
 
 
 def with_added_metrics(method):
@@ -407,6 +452,9 @@ def main(argv=None):
     check_plot_path(args.plot)
     if args.from_json:
         result, reference = load_results(args.from_json, args.reference)
+        if args.from_step or args.to_step is not None or args.ema_only:
+            result = keep_step_range(result, reference, args.from_step, args.to_step,
+                                     args.ema_only)
     elif args.watch:
         from metrics.val_watch import watch
         result, reference = watch(args)

@@ -154,6 +154,7 @@ def test_watch_bad_inputs_are_one_error_line(setup, tmp_path):
          "--stop_after -1.0"),
         (["--run_dir", run, "--json", json_path, "--stop_after", 5], "go with --watch"),
         (["--checkpoint", models[3], "--from_step", 5], "give --run_dir"),
+        (["--checkpoint", models[3], "--to_step", 5], "give --run_dir"),
         (["--run_dir", run, "--from_step", -2], "--from_step -2"),
     ]
     from lib.errors import UserError

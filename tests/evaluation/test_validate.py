@@ -295,6 +295,54 @@ def test_a_selection_rule_is_applied_to_every_checkpoint_and_kept_in_the_json(tm
     assert "chosen: none" in capsys.readouterr().out
 
 
+def test_a_rule_applied_after_training_went_on_sees_only_the_steps_it_names(tmp_path, capsys):
+    """--to_step/--from_step/--ema_only on --from_json: a watch's file that also holds checkpoints
+    saved after a rule's last candidate (the best tOF here, 400) and before its first (50), and a
+    plain model-N, is judged on the candidates only; bicubic and a --checkpoint prefix stay."""
+    numbers, out = tmp_path / "watch.json", tmp_path / "out.json"
+    names = ["bicubic", "model/shipped/TecoGAN_ours", "run/model_ema-50", "run/model_ema-100",
+             "run/model-200", "run/model_ema-200", "run/model_ema-400"]
+    numbers.write_text(json.dumps(_numbers(names, [[v] * 5 for v in
+                                                   (0.5, 0.35, 0.1, 0.3, 0.15, 0.25, 0.2)])))
+    rule = ["--from_json", numbers, "--json", out, "--select", "tOF"]
+    assert validate(*rule) == 0
+    assert json.loads(out.read_text())["selection"]["chosen"] == "run/model_ema-50"
+    capsys.readouterr()
+    assert validate(*rule, "--from_step", 100, "--to_step", 399, "--ema_only") == 0
+    result = json.loads(out.read_text())
+    assert [m["method"] for m in result["methods"]] == [
+        "bicubic", "model/shipped/TecoGAN_ours", "run/model_ema-100", "run/model_ema-200"]
+    assert result["selection"]["chosen"] == "run/model_ema-200"
+    assert "run/model_ema-400" not in capsys.readouterr().out
+    # without --ema_only the plain model-200 is a candidate too (and the best of them)
+    assert validate(*rule, "--from_step", 100, "--to_step", 200) == 0
+    assert json.loads(out.read_text())["selection"]["chosen"] == "run/model-200"
+    from lib.errors import UserError
+    with pytest.raises(UserError, match="no model_ema-N checkpoint with N >= 401"):
+        validate(*rule, "--from_step", 401, "--ema_only")
+    with pytest.raises(UserError, match=r"--to_step 50: give a step >= --from_step \(100\)"):
+        validate(*rule, "--from_step", 100, "--to_step", 50)
+    with pytest.raises(UserError, match="--reference 'run/model_ema-400' is outside"):
+        validate(*rule, "--to_step", 300, "--reference", "run/model_ema-400")
+
+
+def test_to_step_leaves_out_a_run_folders_later_checkpoints(setup, tmp_path):
+    _root, val, models = setup
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("model_ema-100", "model_ema-200", "model_ema-300"):
+        for suffix in (".index", ".data-00000-of-00001"):
+            shutil.copy(models[3] + suffix, run / f"{name}{suffix}")
+    out = tmp_path / "numbers.json"
+    validate("--run_dir", run, "--val_dir", val, "--num_resblock", 2, "--lpips", "off",
+             "--to_step", 200, "--from_step", 150, "--json", out)
+    assert [m["method"] for m in json.loads(out.read_text())["methods"]] == [
+        "bicubic", str(run / "model_ema-200")]
+    from lib.errors import UserError
+    with pytest.raises(UserError, match="holds no model-N checkpoint with N >= 0 and N <= 99"):
+        validate("--run_dir", run, "--val_dir", val, "--to_step", 99)
+
+
 def test_a_malformed_selection_rule_is_one_error_line_before_scoring(setup, tmp_path):
     _root, val, _models = setup
     good = tmp_path / "good.json"
