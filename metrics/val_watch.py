@@ -15,10 +15,12 @@ at step N into
 ``RUN/log/validation`` (model-N) and ``RUN/log/validation_ema`` (model_ema-N), where
 ``tensorboard --logdir RUN/log`` shows them beside the training's own curves; ``--plot`` is
 redrawn too. With ``--require``/``--select`` (metrics/val_select.py) each line is followed by
-the rule's verdict on that checkpoint and the checkpoint chosen so far. A checkpoint that cannot be read is reported on one line and skipped. Ctrl-C stops
-it with the usual table (a checkpoint interrupted half-scored is not kept; the next start scores
-it); ``--stop_after S`` stops it once it has polled S seconds without finding a new checkpoint
-(e.g. after the run ended).
+the rule's verdict on that checkpoint and the checkpoint chosen so far, among this watch's
+range only (an earlier watch's checkpoints outside ``--from_step``/``--to_step`` stay in
+``--json`` and the table, but are not candidates). A checkpoint that cannot be read is
+reported on one line and skipped. Ctrl-C stops it with the usual table (a checkpoint
+interrupted half-scored is not kept; the next start scores it); ``--stop_after S`` stops it
+once it has polled S seconds without finding a new checkpoint (e.g. after the run ended).
 
 Scoring takes the CPU from the training while it runs (about a minute per checkpoint for five
 scenes of 40 frames on two cores): nice it, as above.
@@ -78,7 +80,8 @@ def watch(args, log=print):
                 if args.exclude_scene:
                     validate.add_mean_excluding(result, args.exclude_scene)
                 if rule[0] or rule[1]:
-                    result["selection"] = apply_rule(result, *rule, validate.HIGHER_IS_BETTER,
+                    result["selection"] = apply_rule(validate.judged_by_rule(result, args),
+                                                     *rule, validate.HIGHER_IS_BETTER,
                                                      validate.BICUBIC)
                 validate.write_json(args.json, result)
                 if args.plot:

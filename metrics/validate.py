@@ -145,6 +145,24 @@ def step_range_text(from_step=0, to_step=None):
     return f"N >= {from_step}" + ("" if to_step is None else f" and N <= {to_step}")
 
 
+def judged_by_rule(result, args):
+    """``result`` without the checkpoints of --run_dir that --from_step/--to_step/--ema_only
+    leave out. A --watch resumes its --json whole, and that file may hold the checkpoints of an
+    earlier rule's range: they stay in the file and the table, but a rule judges and chooses only
+    among the checkpoints this command names (--checkpoint and --reference always count)."""
+    from lib.models.checkpoint_files import checkpoint_prefix
+    named = {checkpoint_prefix(c) for c in args.checkpoint} | {args.reference}
+    run_dirs = {os.path.normpath(r) for r in args.run_dir}
+
+    def kept(name):
+        match = RUN_CHECKPOINT.fullmatch(os.path.basename(name))
+        return (match is None or name in named
+                or os.path.normpath(os.path.dirname(name)) not in run_dirs
+                or in_step_range(int(match.group(2)), match.group(1) == "model_ema",
+                                 args.from_step, args.to_step, args.ema_only))
+    return {**result, "methods": [m for m in result["methods"] if kept(m["method"])]}
+
+
 def run_checkpoints(run_dir, from_step=0, ema_only=False, allow_empty=False, to_step=None):
     """The ``model-N`` and ``model_ema-N`` prefixes of a run folder with ``from_step`` <= N <=
     ``to_step`` (only ``model_ema-N`` with ``ema_only``), sorted by N (each ``model-N`` before
@@ -468,7 +486,8 @@ def main(argv=None):
         result["against_reference"] = against_reference(result, reference)
         print(reference_table(result["against_reference"]))
     if requirements or select:
-        result["selection"] = apply_rule(result, requirements, select, HIGHER_IS_BETTER, BICUBIC)
+        result["selection"] = apply_rule(judged_by_rule(result, args), requirements, select,
+                                         HIGHER_IS_BETTER, BICUBIC)
         print(selection_text(result["selection"], result))
     if args.json:
         write_json(args.json, result)

@@ -112,6 +112,23 @@ def test_watch_scores_new_checkpoints_in_order_and_resumes(setup, tmp_path, monk
     assert again["selection"]["chosen"] == str(run / "model_ema-200")
     assert f"chosen so far: {run / 'model_ema-200'}" in printed
 
+    # started again with a later rule's range: the file keeps model_ema-200, but the rule judges
+    # only N >= 225, so the same weights saved as model_ema-250 are chosen (not the earlier 200),
+    # on the new checkpoint's line (model_ema-500, the same weights again: the first is chosen)
+    save_as(models[5], run, "model_ema-500")
+    validate("--run_dir", run, "--val_dir", val, "--num_resblock", 2, "--lpips", "off",
+             "--watch", "--ema_only", "--from_step", 225, "--stop_after", 0, "--json", out,
+             "--require", f"grid<={(small + large) / 2}", "--select", "PSNR_Y")
+    later = json.loads(out.read_text())
+    assert [m["method"] for m in later["methods"]] == [m["method"] for m in again["methods"]] \
+        + [str(run / "model_ema-500")]
+    assert {v["method"] for v in later["selection"]["methods"]} == {
+        "bicubic", *(str(run / f"model_ema-{n}") for n in (300, 250, 400, 500))}
+    assert later["selection"]["chosen"] == str(run / "model_ema-250")
+    printed = capsys.readouterr().out
+    assert f"chosen so far: {run / 'model_ema-250'}" in printed
+    assert f"chosen: {run / 'model_ema-250'}" in printed
+
 
 def test_unreadable_checkpoint_is_skipped_and_ctrl_c_keeps_the_numbers(setup, tmp_path,
                                                                        monkeypatch, capsys):
