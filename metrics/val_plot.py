@@ -89,4 +89,6 @@ def check_plot_path(path):
         raise UserError(f"--plot '{path}': give a .png file name")
     if os.path.isdir(path):
         raise UserError(f"--plot '{path}' is a folder; give a file name")
-    check_writable_folder(os.path.dirname(os.path.abspath(path)), "--plot")
+    folder = os.path.dirname(os.path.abspath(path))
+    check_writable_folder(folder, "--plot")
+    os.makedirs(folder, exist_ok=True)      # drawn at the end: the folder must be there by then

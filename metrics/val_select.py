@@ -72,7 +72,7 @@ def number(method, key):
 def apply_rule(result, requirements, select, higher_is_better, baseline):
     """Every method's verdict (the requirements it fails) and the chosen one, as a dict for the
     JSON file; the baseline is judged but never chosen."""
-    verdicts, candidates = [], []
+    verdicts, candidates, meeting = [], [], 0
     for method in result["methods"]:
         failed = []
         for key, op, limit in requirements:
@@ -80,6 +80,7 @@ def apply_rule(result, requirements, select, higher_is_better, baseline):
             if value != value or not OPERATORS[op](value, limit):
                 failed.append({"requirement": f"{key}{op}{limit:g}", "value": value})
         verdicts.append({"method": method["method"], "meets": not failed, "failed": failed})
+        meeting += not failed and method["method"] != baseline
         if not failed and method["method"] != baseline and (
                 select is None or number(method, select) == number(method, select)):
             candidates.append(method)
@@ -87,8 +88,13 @@ def apply_rule(result, requirements, select, higher_is_better, baseline):
     if select is not None and candidates:
         sign = -1 if higher_is_better[split_key(select)[0]] else 1
         chosen = min(candidates, key=lambda m: sign * number(m, select))["method"]
-    return {"requirements": [f"{k}{op}{v:g}" for k, op, v in requirements], "select": select,
-            "methods": verdicts, "chosen": chosen}
+    selection = {"requirements": [f"{k}{op}{v:g}" for k, op, v in requirements],
+                 "select": select, "methods": verdicts, "chosen": chosen}
+    if select is not None and chosen is None:
+        selection["none_because"] = (
+            f"the {meeting} checkpoint(s) that meet every requirement have no {select} number "
+            "(it was not computed)" if meeting else "no checkpoint meets every requirement")
+    return selection
 
 
 def verdict_text(verdict):
@@ -118,7 +124,6 @@ def selection_text(selection, result):
         shown = f"{select} {number(by_name[verdict['method']], select):.4f}  " if select else ""
         lines.append(f"  {verdict['method']:<{width}}{shown}{verdict_text(verdict)}")
     if select is not None:
-        chosen = selection["chosen"]
-        lines.append(f"chosen: {chosen}" if chosen else
-                     "chosen: none (no checkpoint meets every requirement)")
+        lines.append(f"chosen: {selection['chosen']}" if selection["chosen"] else
+                     f"chosen: none ({selection['none_because']})")
     return "\n".join(lines) + "\n"

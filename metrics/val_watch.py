@@ -56,7 +56,7 @@ def watch(args, log=print):
     frames_per_scene = {s.name: len(s.hr_paths) for s in scenes}
     result = resumed(args.json, frames_per_scene, args.num_resblock)
     result["val_dir"], result["num_resblock"] = args.val_dir, args.num_resblock
-    done = {m["method"] for m in result["methods"]}
+    done = {os.path.normpath(m["method"]) for m in result["methods"]}   # as run_checkpoints names
     log(f"watching {', '.join(args.run_dir)} on {len(scenes)} validation scene(s) of "
         f"'{args.val_dir}'" + (f"; {len(done)} method(s) already in '{args.json}'" if done else ""))
     sys.stdout.flush()
@@ -92,11 +92,14 @@ def watch(args, log=print):
                 if "selection" in result:
                     log(watch_line(result["selection"], method))
                 sys.stdout.flush()
-            idle = 0.0 if waiting else idle + args.poll
+            if waiting:                 # look again at once: more may have been saved meanwhile
+                idle = 0.0
+                continue
             if args.stop_after is not None and idle >= args.stop_after:
                 log(f"no new checkpoint for {args.stop_after:g} s: stopped")
                 break
             time.sleep(args.poll)
+            idle += args.poll           # seconds waited since the last checkpoint was found
     except KeyboardInterrupt:
         log("stopped (Ctrl-C); the numbers of every checkpoint scored so far are in "
             f"'{args.json}'")

@@ -127,6 +127,11 @@ def check_sources(args):
     if args.from_json and (args.val_dir or args.checkpoint or args.run_dir):
         raise UserError("--from_json tables numbers already scored: give it without --val_dir, "
                         "--checkpoint and --run_dir")
+    if args.json and (args.from_step or args.to_step is not None or args.ema_only) and any(
+            os.path.abspath(args.json) == os.path.abspath(p) for p in args.from_json):
+        raise UserError(f"--json '{args.json}' is one of the --from_json files, and --from_step/"
+                        "--to_step/--ema_only leave methods out: writing it would lose their "
+                        "numbers; give another --json file")
     if not args.from_json and args.val_dir is None:
         raise UserError("give --val_dir (a folder of validation scenes) to score checkpoints, "
                         "or --from_json FILE to table numbers written earlier by --json")
@@ -179,7 +184,10 @@ def run_checkpoints(run_dir, from_step=0, ema_only=False, allow_empty=False, to_
         raise UserError(f"--run_dir '{run_dir}' holds no "
                         f"{'model_ema-N' if ema_only else 'model-N'} checkpoint with "
                         f"{step_range_text(from_step, to_step)} (--from_step, --to_step)")
-    return [os.path.join(run_dir, f"{'model_ema' if ema else 'model'}-{n}") for n, ema in found]
+    # normalised, so that 'RUN/', 'RUN' and './RUN' name the same checkpoints (a resumed watch
+    # recognises what it scored before)
+    return [os.path.normpath(os.path.join(run_dir, f"{'model_ema' if ema else 'model'}-{n}"))
+            for n, ema in found]
 
 
 def check_watch_args(args):
@@ -202,9 +210,9 @@ def check_watch_args(args):
         raise UserError("--watch needs --run_dir (the training run to follow) and --json (where "
                         "the numbers are kept, and from which a stopped watch resumes)")
     args.poll = 60.0 if args.poll is None else args.poll
-    if not args.poll > 0:              # also rejects NaN
+    if not 0 < args.poll < float("inf"):   # also rejects NaN
         raise UserError(f"--poll {args.poll}: give a number of seconds > 0")
-    if args.stop_after is not None and not args.stop_after >= 0:
+    if args.stop_after is not None and not 0 <= args.stop_after < float("inf"):
         raise UserError(f"--stop_after {args.stop_after}: give a number of seconds >= 0")
 
 
@@ -247,13 +255,16 @@ def load_results(paths, reference):
             if not scenes or not methods:
                 raise ValueError("no scenes or no methods")
             names = [m["method"] for m in methods]
-            for m in methods:             # every number the table reads is there and a number
+            for m, name in zip(methods, names):   # every number the table reads: a number
+                if not isinstance(name, str) or not name:
+                    raise TypeError(f"a method's name is {name!r}")
                 for scene in scenes:
                     for key in METRICS:
                         value = m["scenes"][scene].get(key) if key in ADDED_LATER \
                             else m["scenes"][scene][key]
-                        if value is not None and not isinstance(value, (int, float)):
-                            raise TypeError(f"{m['method']} {scene} {key} is {value!r}")
+                        if value is not None and (isinstance(value, bool)
+                                                  or not isinstance(value, (int, float))):
+                            raise TypeError(f"{name} {scene} {key} is {value!r}")
         except FileNotFoundError:
             raise UserError(f"--from_json '{path}' does not exist") from None
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
@@ -268,9 +279,9 @@ def load_results(paths, reference):
         for m, name in zip(methods, names):
             if name not in seen:
                 seen.add(name)
-                merged["methods"].append(with_added_metrics(with_nan(m)))
-    if reference not in (None, BICUBIC):
-        reference = checkpoint_prefix(reference)
+                merged["methods"].append(rebuilt_from_scenes(m, scenes))
+    if reference is not None:
+        reference = reference if reference == BICUBIC else checkpoint_prefix(reference)
         if reference not in seen:
             raise UserError(f"--reference '{reference}' is not among the methods of the "
                             "--from_json files: " + ", ".join(sorted(seen)))
@@ -294,6 +305,18 @@ def keep_step_range(result, reference, from_step=0, to_step=None, ema_only=False
     if reference not in (None, BICUBIC) and reference not in [m["method"] for m in methods]:
         raise UserError(f"--reference '{reference}' is outside --from_step/--to_step/--ema_only")
     return {**result, "methods": methods}
+
+
+def rebuilt_from_scenes(method, scenes):
+    """A method read from a --json file as this command would have written it: its per-scene
+    numbers (checked by the caller; null back to NaN, ADDED_LATER's metrics added) and the mean
+    over them computed again. The file's own means are not trusted: a hand-edited or older file
+    may lack them, and its ``mean_excluding`` followed that run's --exclude_scene, not this one's
+    (it is recomputed when --exclude_scene is given)."""
+    per_scene = {scene: with_nan(method["scenes"][scene]) for scene in scenes}
+    rebuilt = with_added_metrics({"method": method["method"], "scenes": per_scene})
+    rebuilt["mean"] = mean_over_scenes(rebuilt["scenes"])
+    return rebuilt
 
 
 def with_added_metrics(method):
@@ -336,7 +359,9 @@ def check_json_path(path):
         return
     if os.path.isdir(path):
         raise UserError(f"--json '{path}' is a folder; give a file name")
-    check_writable_folder(os.path.dirname(os.path.abspath(path)), "--json")
+    folder = os.path.dirname(os.path.abspath(path))
+    check_writable_folder(folder, "--json")
+    os.makedirs(folder, exist_ok=True)      # written at the end: the folder must be there by then
 
 
 def load_scoring(scenes, lpips_mode):
@@ -483,6 +508,9 @@ def main(argv=None):
         add_mean_excluding(result, args.exclude_scene)
     print(table(result))
     if reference is not None:
+        if len(result["methods"]) < 2:
+            raise UserError(f"--reference '{reference}': there is no other method to compare "
+                            "with it")
         result["against_reference"] = against_reference(result, reference)
         print(reference_table(result["against_reference"]))
     if requirements or select:

@@ -157,6 +157,30 @@ def test_unreadable_checkpoint_is_skipped_and_ctrl_c_keeps_the_numbers(setup, tm
     assert np.isfinite(methods[2]["mean"]["PSNR_Y"])
 
 
+def test_a_resumed_watch_waits_stop_after_and_knows_the_run_folder_however_spelled(
+        setup, tmp_path, monkeypatch, capsys):
+    """--stop_after counts the seconds waited since the last checkpoint (none scored on the
+    restart), and 'run/./' names the checkpoints 'run' named: nothing is scored twice."""
+    import metrics.val_watch as val_watch
+    _root, val, models = setup
+    run = tmp_path / "run"
+    run.mkdir()
+    save_as(models[3], run, "model-10")
+    sleeps = []
+    monkeypatch.setattr(val_watch.time, "sleep", sleeps.append)
+    out = tmp_path / "watch.json"
+    common = ["--val_dir", val, "--num_resblock", 2, "--lpips", "off", "--watch", "--json", out]
+    assert validate(*common, "--run_dir", run, "--stop_after", 0) == 0
+    assert sleeps == []                       # scored, looked once more at once, stopped
+    first = json.loads(out.read_text())["methods"]
+    capsys.readouterr()
+    assert validate(*common, "--run_dir", f"{run}/./", "--poll", 30, "--stop_after", 30) == 0
+    assert sleeps == [30]                     # waited 30 s for a new checkpoint, not 0
+    assert json.loads(out.read_text())["methods"] == first
+    printed = capsys.readouterr().out
+    assert "no new checkpoint for 30 s" in printed and "model-10: PSNR_Y" not in printed
+
+
 def test_watch_bad_inputs_are_one_error_line(setup, tmp_path):
     _root, val, models = setup
     run = tmp_path / "run"
@@ -169,6 +193,9 @@ def test_watch_bad_inputs_are_one_error_line(setup, tmp_path):
         (["--run_dir", run, "--watch", "--json", json_path, "--poll", 0], "--poll 0.0"),
         (["--run_dir", run, "--watch", "--json", json_path, "--stop_after", -1],
          "--stop_after -1.0"),
+        (["--run_dir", run, "--watch", "--json", json_path, "--poll", "inf"], "--poll inf"),
+        (["--run_dir", run, "--watch", "--json", json_path, "--stop_after", "inf"],
+         "--stop_after inf"),
         (["--run_dir", run, "--json", json_path, "--stop_after", 5], "go with --watch"),
         (["--checkpoint", models[3], "--from_step", 5], "give --run_dir"),
         (["--checkpoint", models[3], "--to_step", 5], "give --run_dir"),

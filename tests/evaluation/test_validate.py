@@ -391,6 +391,77 @@ def test_from_json_bad_inputs_are_one_error_line(setup, tmp_path):
     assert_one_error(*_bad(tmp_path, setup, val, "--exclude_scene", "z_scene"), "no such scene")
 
 
+def test_from_json_means_come_from_the_scenes_not_the_file(tmp_path, capsys):
+    """A file's own means are not trusted: a method without one, or with a stale
+    ``mean_excluding`` (another run's --exclude_scene), tables with the means of its scenes."""
+    first, second, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "out.json"
+    edited = _numbers(["bicubic", "run/model_ema-100"], [[0.3] * 5, [0.1, 0.2, 0.3, 0.4, 0.5]])
+    del edited["methods"][1]["mean"]
+    edited["methods"][0]["mean_excluding"] = {"excluded": ["a"], "tOF": 9.0}
+    first.write_text(json.dumps(edited))
+    second.write_text(json.dumps(_numbers(["run/model_ema-200"], [[0.2] * 5])))
+    assert validate("--from_json", first, "--from_json", second, "--json", out) == 0
+    methods = json.loads(out.read_text())["methods"]
+    assert methods[1]["mean"]["tOF"] == pytest.approx(0.3)
+    assert not any("mean_excluding" in m for m in methods)
+    assert "mean excl." not in capsys.readouterr().out
+    assert validate("--from_json", second, "--from_json", first, "--exclude_scene", "e",
+                    "--json", out) == 0
+    methods = {m["method"]: m for m in json.loads(out.read_text())["methods"]}
+    assert methods["bicubic"]["mean_excluding"]["excluded"] == ["e"]
+    assert methods["bicubic"]["mean_excluding"]["tOF"] == pytest.approx(0.3)
+    assert methods["run/model_ema-100"]["mean_excluding"]["tOF"] == pytest.approx(0.25)
+
+
+def test_from_json_results_that_cannot_be_compared_or_kept_are_one_error_line(tmp_path):
+    def from_json(*extra):
+        return run_cli(["-m", "metrics.validate", *map(str, extra)])
+
+    def written(name, result):
+        (tmp_path / name).write_text(json.dumps(result))
+        return tmp_path / name
+    numbered = written("named.json", {**_numbers(["x"], [[0.3] * 5])})
+    numbered.write_text(numbered.read_text().replace('"method": "x"', '"method": 5'))
+    assert_one_error(*from_json("--from_json", numbered), "not a file written by --json")
+    boolean = _numbers(["x"], [[0.3] * 5])
+    boolean["methods"][0]["scenes"]["a"]["tOF"] = True
+    assert_one_error(*from_json("--from_json", written("bool.json", boolean)),
+                     "not a file written by --json")
+    no_bicubic = written("runs.json", _numbers(["run/model_ema-1", "run/model_ema-2"],
+                                                [[0.3] * 5, [0.2] * 5]))
+    assert_one_error(*from_json("--from_json", no_bicubic, "--reference", "bicubic"),
+                     "not among the methods")
+    alone = written("alone.json", _numbers(["bicubic"], [[0.3] * 5]))
+    assert_one_error(*from_json("--from_json", alone, "--reference", "bicubic"),
+                     "no other method to compare")
+    before = no_bicubic.read_text()
+    assert_one_error(*from_json("--from_json", no_bicubic, "--to_step", 1, "--json", no_bicubic),
+                     "would lose their numbers")
+    assert no_bicubic.read_text() == before
+
+
+def test_json_and_plot_go_into_folders_made_for_them(tmp_path):
+    numbers = tmp_path / "a.json"
+    numbers.write_text(json.dumps(_numbers(["bicubic", "run/model_ema-100"],
+                                           [[0.3] * 5, [0.2] * 5])))
+    out, drawing = tmp_path / "new" / "deeper" / "out.json", tmp_path / "figs" / "curve.png"
+    assert validate("--from_json", numbers, "--json", out, "--plot", drawing) == 0
+    assert json.loads(out.read_text())["methods"][1]["method"] == "run/model_ema-100"
+    assert drawing.stat().st_size > 10_000
+
+
+def test_a_rule_whose_metric_was_not_computed_says_so(tmp_path, capsys):
+    numbers, out = tmp_path / "a.json", tmp_path / "out.json"
+    numbers.write_text(json.dumps(_numbers(["bicubic", "run/model_ema-100"],
+                                           [[0.3] * 5, [0.2] * 5])))
+    assert validate("--from_json", numbers, "--json", out, "--select", "LPIPS") == 0
+    selection = json.loads(out.read_text())["selection"]
+    assert selection["chosen"] is None
+    assert "1 checkpoint(s) that meet every requirement have no LPIPS number" \
+        in selection["none_because"]
+    assert f"chosen: none ({selection['none_because']})" in capsys.readouterr().out
+
+
 def test_without_num_resblock_each_checkpoint_brings_its_own(setup, tmp_path):
     """A 2-block model, the same model grown to 3 blocks (the same output) and another 2-block
     model in one table, each built at its own size."""
