@@ -118,7 +118,9 @@ def parse_args(argv=None):
     parser.add_argument("--stop_after", type=float, default=None,
                         help="--watch: stop after this many seconds of polling without a new "
                         "checkpoint (default: run until Ctrl-C)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.exclude_scene = list(dict.fromkeys(args.exclude_scene))   # a scene named twice: once
+    return args
 
 
 def check_sources(args):
@@ -263,7 +265,8 @@ def load_results(paths, reference):
                         value = m["scenes"][scene].get(key) if key in ADDED_LATER \
                             else m["scenes"][scene][key]
                         if value is not None and (isinstance(value, bool)
-                                                  or not isinstance(value, (int, float))):
+                                                  or not isinstance(value, (int, float))
+                                                  or abs(value) == float("inf")):
                             raise TypeError(f"{name} {scene} {key} is {value!r}")
         except FileNotFoundError:
             raise UserError(f"--from_json '{path}' does not exist") from None
@@ -273,9 +276,9 @@ def load_results(paths, reference):
         if merged is None:
             merged = {"scenes": scenes, "methods": [], "from_json": list(paths)}
         elif scenes != merged["scenes"]:
-            raise UserError(f"--from_json '{path}' holds other scenes ({', '.join(scenes)}) than "
-                            f"'{paths[0]}' ({', '.join(merged['scenes'])}): numbers of different "
-                            "validation sets cannot be compared")
+            raise UserError(f"--from_json '{path}' holds other scenes ({scene_list(scenes)}) "
+                            f"than '{paths[0]}' ({scene_list(merged['scenes'])}): numbers of "
+                            "different validation sets cannot be compared")
         for m, name in zip(methods, names):
             if name not in seen:
                 seen.add(name)
@@ -305,6 +308,11 @@ def keep_step_range(result, reference, from_step=0, to_step=None, ema_only=False
     if reference not in (None, BICUBIC) and reference not in [m["method"] for m in methods]:
         raise UserError(f"--reference '{reference}' is outside --from_step/--to_step/--ema_only")
     return {**result, "methods": methods}
+
+
+def scene_list(scenes):
+    """``name (N frames)`` of each scene: two sets may differ only in their frame counts."""
+    return ", ".join(f"{name} ({frames} frames)" for name, frames in scenes.items())
 
 
 def rebuilt_from_scenes(method, scenes):

@@ -406,7 +406,7 @@ def test_from_json_means_come_from_the_scenes_not_the_file(tmp_path, capsys):
     assert not any("mean_excluding" in m for m in methods)
     assert "mean excl." not in capsys.readouterr().out
     assert validate("--from_json", second, "--from_json", first, "--exclude_scene", "e",
-                    "--json", out) == 0
+                    "--exclude_scene", "e", "--json", out) == 0
     methods = {m["method"]: m for m in json.loads(out.read_text())["methods"]}
     assert methods["bicubic"]["mean_excluding"]["excluded"] == ["e"]
     assert methods["bicubic"]["mean_excluding"]["tOF"] == pytest.approx(0.3)
@@ -434,6 +434,14 @@ def test_from_json_results_that_cannot_be_compared_or_kept_are_one_error_line(tm
     alone = written("alone.json", _numbers(["bicubic"], [[0.3] * 5]))
     assert_one_error(*from_json("--from_json", alone, "--reference", "bicubic"),
                      "no other method to compare")
+    infinite = _numbers(["x"], [[0.3] * 5])
+    infinite["methods"][0]["scenes"]["b"]["PSNR_Y"] = float("inf")
+    assert_one_error(*from_json("--from_json", written("inf.json", infinite)),
+                     "not a file written by --json")
+    longer = written("longer.json", {**_numbers(["y"], [[0.3] * 5]), "scenes": dict.fromkeys(
+        "abcde", 8)})
+    assert_one_error(*from_json("--from_json", alone, "--from_json", longer),
+                     "(a (8 frames), b (8 frames)")
     before = no_bicubic.read_text()
     assert_one_error(*from_json("--from_json", no_bicubic, "--to_step", 1, "--json", no_bicubic),
                      "would lose their numbers")
