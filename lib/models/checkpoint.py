@@ -75,6 +75,8 @@ def open_checkpoint(path):
 def read_checkpoint(prefix, what="checkpoint"):
     """``(CheckpointReader, {name: shape})`` of ``prefix`` (TF1 V1 or V2 files); a corrupt or
     truncated file is one clear UserError naming ``what`` it should have been."""
+    from lib.models.checkpoint_files import check_no_pattern
+    check_no_pattern(prefix, what)
     try:
         reader = tf.train.load_checkpoint(prefix)
         shapes = reader.get_variable_to_shape_map()

@@ -1,8 +1,24 @@
 """Checkpoint file names, without TensorFlow (the inference checks run before it loads)."""
 import os
 
+from lib.errors import UserError
+
 # what users pass instead of the prefix: one of the bundle's files
 CHECKPOINT_SUFFIXES = (".index", ".meta", ".data-00000-of-00001")
+
+
+# TensorFlow's checkpoint reader matches the prefix as a file pattern: with one of these in a
+# path it finds no files, and a healthy checkpoint would read as missing or damaged
+PATTERN_CHARACTERS = "*?["
+
+
+def check_no_pattern(path, what):
+    """UserError when ``path`` holds a character TensorFlow would read as a file pattern."""
+    found = sorted({c for c in str(path) if c in PATTERN_CHARACTERS})
+    if found:
+        raise UserError(f"{what} '{path}' holds {' '.join(found)}: TensorFlow reads checkpoint "
+                        "paths as file patterns, so it could not find its checkpoints; rename "
+                        "the folder (or the file) without * ? [")
 
 
 def checkpoint_prefix(path):

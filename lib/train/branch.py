@@ -50,8 +50,14 @@ def _steps_on_disk(source):
 
 
 def _check_target(source, target):
+    if not target:
+        raise UserError("--to is empty; give the new run folder")
     if os.path.abspath(source) == os.path.abspath(target):
         raise UserError(f"--to '{target}' is the run itself; give a new folder")
+    inside = os.path.join(os.path.abspath(source), "")
+    if os.path.abspath(target).startswith(inside):
+        raise UserError(f"--to '{target}' is inside the run '{source}', which a branch only "
+                        "reads; give a folder outside it")
     if os.path.lexists(target) and not (os.path.isdir(target) and not os.listdir(target)):
         raise UserError(f"--to '{target}' exists and is not an empty folder; give a new one "
                         "(nothing was changed)")
@@ -87,8 +93,11 @@ def branch_run(source, target, step=None):
     """
     from lib.io.disk_full import NoSpaceError, is_disk_full, no_space_message
     from lib.train.state_checkpoints import checkpoint_problem
-    _check_target(source, target)
+    from lib.models.checkpoint_files import check_no_pattern
+    check_no_pattern(source, "--from")
+    check_no_pattern(target, "--to")
     step, prefix = choose_checkpoint(source, step)
+    _check_target(source, target)
     problem = checkpoint_problem(prefix)
     if problem:
         raise UserError(f"'{prefix}' cannot be read whole ({problem}); choose another --step")
@@ -131,8 +140,11 @@ def write_branch_run_file(source, path, step):
         try:
             identity = json.load(handle)
         except ValueError:
-            raise UserError(f"'{source}/{RUN_FILE}' is unreadable: not a run folder this "
-                            "project wrote") from None
+            identity = None
+    if not isinstance(identity, dict) or not isinstance(identity.get("history", []), list) \
+            or not isinstance(identity.get("settings", {}), dict):
+        raise UserError(f"'{source}/{RUN_FILE}' is unreadable: not a run folder this project "
+                        "wrote")
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     identity["history"] = list(identity.get("history", [])) + [
         {"event": "branch", "step": step, "time": now, "from": os.path.abspath(source)}]

@@ -12,6 +12,7 @@ import dataclasses
 import math
 
 from lib.errors import UserError
+from lib.models.checkpoint_files import check_no_pattern
 
 PERCEPTUAL_NET_NAMES = ("vgg19", "vgg16_lpips")
 TRAINING_PRECISIONS = ("fp32", "bf16")
@@ -89,7 +90,17 @@ class TrainConfig:
         from lib.ops.degradation import BORDER  # here: this module is checked before TF loads
         return self.hr_size + 2 * BORDER
 
+    # loss weights and D-update thresholds whose sign the original gives a meaning (e.g. --ratio
+    # <= 0 trains FRVSR, a negative --vgg_scaling turns the VGG loss off): any finite number,
+    # never NaN (every comparison with it is False: the term or the D update silently off)
+    FINITE_WEIGHTS = ("ratio", "vgg_scaling", "pp_scaling", "warp_scaling", "Dt_ratio_0",
+                      "Dt_ratio_add", "Dt_ratio_max", "Dbalance")
+
     def validate(self):
+        for name in self.FINITE_WEIGHTS:
+            value = getattr(self, name)
+            if value is None or not math.isfinite(value):
+                raise UserError(f"--{name} must be a finite number, got {value}")
         if self.RNN_N < 2:
             raise UserError(f"--RNN_N must be at least 2, got {self.RNN_N}")
         if self.crop_size < 8 or self.crop_size % 8:
@@ -192,6 +203,7 @@ class RunConfig:
     def validate(self):
         if not self.output_dir:
             raise UserError("--output_dir is required")
+        check_no_pattern(self.output_dir, "--output_dir")
         if self.max_iter is None and self.max_epoch is None:
             raise UserError("give --max_iter or --max_epoch")
         if self.max_iter is not None:

@@ -98,17 +98,19 @@ def split_runner_options(extra):
     extra = list(extra)
     while i < len(extra):
         arg = extra[i]
-        name, _, value = arg.partition("=")
+        name, equals, value = arg.partition("=")
         if name in RUNNER_OPTIONS:
             key = name[2:]
             if key == "resume":
                 options[key] = value.lower() not in ("0", "false", "no") if value else True
             else:
-                if not value:
+                if not equals:
                     if i + 1 >= len(extra):
                         raise UserError(f"{name} needs a value")
                     i += 1
                     value = extra[i]
+                if not value.strip():       # else the default folder would be used silently
+                    raise UserError(f"{name} is empty; give a folder")
                 options[key] = value
         elif arg == "--noresume":
             options["resume"] = False

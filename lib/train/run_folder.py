@@ -65,9 +65,15 @@ def describe(identity):
 
 
 def read_run_file(folder):
-    """The ``run.json`` of ``folder`` as a dict; OSError or ValueError when it cannot be read."""
+    """The ``run.json`` of ``folder`` as a dict; OSError or ValueError when it cannot be read or
+    is not shaped as this project writes it (an edited or foreign file)."""
     with open(os.path.join(folder, RUN_FILE)) as handle:
-        return json.load(handle)
+        identity = json.load(handle)
+    if not isinstance(identity, dict) or any(
+            not isinstance(identity.get(key, {}), dict) for key in ("structure", "settings")) \
+            or not isinstance(identity.get("history", []), list):
+        raise ValueError(f"{RUN_FILE} is not a dict of structure, settings and history")
+    return identity
 
 
 def changed_settings(before, after):

@@ -62,7 +62,11 @@ def clean_interrupted_saves(output_dir, log=print):
 
 
 def checkpoint_problem(prefix):
-    """None when every tensor of checkpoint ``prefix`` reads back, else the reason (one line)."""
+    """None when every tensor of checkpoint ``prefix`` reads back, else the reason (one line).
+    A path TensorFlow would read as a file pattern is a UserError, never a damaged checkpoint
+    (which the caller would set aside)."""
+    from lib.models.checkpoint_files import check_no_pattern
+    check_no_pattern(prefix, "checkpoint")
     try:
         reader = tf.train.load_checkpoint(prefix)
         for name in reader.get_variable_to_shape_map():

@@ -105,6 +105,14 @@ def test_checkpoint_missing_truncated_and_wrong_size(tmp_path, model):
     open(broken + ".index", "wb").write(b"garbage")
     with pytest.raises(UserError, match="cannot be read"):
         run_inference(inference_config(checkpoint=broken, num_resblock=2, **common))
+    # a healthy checkpoint in a folder whose name TensorFlow would read as a file pattern: the
+    # name is the problem, not the file (which TF would report as not found)
+    patterned = str(tmp_path / "take[2]" / "model")
+    os.makedirs(os.path.dirname(patterned))
+    for ext in (".index", ".data-00000-of-00001"):
+        shutil.copy(model + ext, patterned + ext)
+    with pytest.raises(UserError, match=r"holds \[: TensorFlow reads checkpoint paths as file"):
+        run_inference(inference_config(checkpoint=patterned, num_resblock=2, **common))
 
 
 def test_checkpoint_with_other_shapes(tmp_path):

@@ -154,8 +154,28 @@ def test_bad_input_is_refused_and_nothing_is_written(run, tmp_path):
         handle.write("{not json")
     with pytest.raises(UserError, match="run.json' is unreadable"):
         branch_run(garbled, str(tmp_path / "d"), step=2)
+    # JSON of another shape: its history cannot be extended either
+    for content in ("[]", "null", '{"history": "abc"}', '{"settings": 5}'):
+        with open(os.path.join(garbled, "run.json"), "w") as handle:
+            handle.write(content)
+        with pytest.raises(UserError, match="run.json' is unreadable"):
+            branch_run(garbled, str(tmp_path / "d"), step=2)
+    # a target inside the source would write into the run a branch only reads
+    before = _snapshot(source)
+    for inside in ("sub", "state/ckpt-9.index"):
+        with pytest.raises(UserError, match="is inside the run"):
+            branch_run(source, os.path.join(source, inside), step=2)
+    assert _snapshot(source) == before
+    # a folder name TensorFlow would read as a file pattern: its checkpoints are never declared
+    # damaged (they are not), the name is refused
+    patterned = str(tmp_path / "run[1]")
+    shutil.copytree(source, patterned)
+    with pytest.raises(UserError, match=r"--from '.*run\[1\]' holds \["):
+        branch_run(patterned, str(tmp_path / "e"), step=2)
+    with pytest.raises(UserError, match=r"--to '.*f\*' holds \*"):
+        branch_run(source, str(tmp_path / "f*"), step=2)
     assert sorted(os.listdir(tmp_path)) == ["damaged_run", "garbled_run",
-                                            "occupied"]   # no half folders
+                                            "occupied", "run[1]"]   # no half folders
 
 
 def test_the_command_line_gives_one_error_line(run, tmp_path):

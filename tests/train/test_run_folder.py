@@ -41,3 +41,13 @@ def test_other_differences_get_no_ratio_hint(tmp_path):
 def test_the_same_structure_without_state_starts_fresh(tmp_path):
     folder = folder_of(tmp_path, identity(gan=True))
     assert check_run_folder(folder, identity(gan=True)) is False   # run.json, no state: new run
+
+
+@pytest.mark.parametrize("content", ["[]", '{"trainer": "TecoGAN-TF2", "settings": [1, 2]}',
+                                     '{"structure": 5}', '{"history": "abc"}'])
+def test_a_run_file_of_another_shape_is_unreadable_not_a_traceback(tmp_path, content):
+    (tmp_path / RUN_FILE).write_text(content)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "ckpt-2.index").write_bytes(b"")
+    with pytest.raises(UserError, match="is unreadable; use a new --output_dir"):
+        check_run_folder(str(tmp_path), identity(gan=True))

@@ -28,6 +28,13 @@ BAD_FLAGS = [
     (["--RNN_N", "1"], "--RNN_N must be at least 2"),
     (["--beta", "1"], "--beta must be in [0, 1)"),
     (["--crop_dt", "0"], "--crop_dt must be above 0"),
+    # NaN compares False with everything: --ratio nan would train FRVSR, --Dbalance nan never
+    # update D, --vgg_scaling nan drop the VGG loss, all without a word
+    (["--ratio", "nan"], "--ratio must be a finite number"),
+    (["--Dbalance", "nan"], "--Dbalance must be a finite number"),
+    (["--vgg_scaling", "nan"], "--vgg_scaling must be a finite number"),
+    (["--warp_scaling", "inf"], "--warp_scaling must be a finite number"),
+    (["--Dt_ratio_max", "-inf"], "--Dt_ratio_max must be a finite number"),
 ]
 
 EXPECTED_SHAPE = '{"cluster": {"worker": ["host1:port", "host2:port"]}'
@@ -55,13 +62,15 @@ def test_nonsensical_training_flag_is_refused(flags, message):
     from train_helpers import tiny_configs
     names = flags[0][2:]
     value = flags[1]
-    kind = {"learning_rate": float, "decay_rate": float, "beta": float, "crop_dt": float}
+    kind = {"learning_rate": float, "decay_rate": float, "beta": float, "crop_dt": float,
+            "ratio": float, "Dbalance": float, "vgg_scaling": float, "warp_scaling": float,
+            "Dt_ratio_max": float}
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace(")", r"\)")):
         check_configs(*tiny_configs("/nonexistent", "/nonexistent/run",
                                     **{names: kind.get(names, int)(value)}))
 
 
-@pytest.mark.parametrize("flags,message", [BAD_FLAGS[i] for i in (0, 1, 2, 3)])
+@pytest.mark.parametrize("flags,message", [BAD_FLAGS[i] for i in (0, 1, 2, 3, -5)])
 def test_nonsensical_training_flag_cli(tmp_path, flags, message):
     out = tmp_path / "run"
     status, stdout, stderr = run_cli(TRAIN + ["--output_dir", out] + flags)
@@ -106,3 +115,13 @@ def test_checks_need_no_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_an_output_folder_tensorflow_would_read_as_a_pattern_is_refused(tmp_path):
+    # TF matches checkpoint prefixes as file patterns: a run in 'runs/a[1]' would save, then on
+    # resume find none of its checkpoints and set every one aside as damaged
+    out = tmp_path / "a[1]"
+    status, stdout, stderr = run_cli(TRAIN + ["--output_dir", out])
+    assert_one_error(status, stdout, stderr, "holds [: TensorFlow reads checkpoint paths as file "
+                                             "patterns")
+    assert not out.exists()

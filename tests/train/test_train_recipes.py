@@ -351,3 +351,10 @@ def test_rungan4_started_with_sigint_ignored_still_stops_on_sigint(tmp_path):
     assert status == 130, text[fatal:fatal + 6000] if fatal >= 0 else text[-3000:]
     assert "forwarding SIGINT" in text and "interrupted at step" in text
     assert any(n.startswith("model-") and n.endswith(".index") for n in os.listdir(tmp_path / "X"))
+
+
+@pytest.mark.parametrize("extra", [["--run_dir", ""], ["--run_dir=", "--max_iter", "5"],
+                                   ["--train_data", " "]])
+def test_an_empty_runner_folder_is_refused_not_replaced_by_the_default(extra):
+    with pytest.raises(UserError, match=f"{extra[0].rstrip('=')} is empty; give a folder"):
+        split_runner_options(extra)

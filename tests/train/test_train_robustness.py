@@ -335,3 +335,19 @@ def test_full_disk_elsewhere_in_the_run_is_one_error(clean_data, straight, tmp_p
     assert str(err.value) == (f"no space left on device while writing into the run folder "
                               f"'{out}'; free space and rerun: the same command; training "
                               f"resumes from the last checkpoint '{out}/state/ckpt-4' (step 4)")
+
+
+def test_a_checkpoint_path_read_as_a_pattern_is_never_set_aside_as_damaged(tmp_path):
+    """TensorFlow matches checkpoint prefixes as file patterns, so a healthy checkpoint in
+    'run[1]' reads as missing; the resume must refuse the name, not move every checkpoint into
+    state/damaged/ (what it did before the check)."""
+    import tensorflow as tf
+
+    from lib.errors import UserError
+    from lib.train.state_checkpoints import resumable_checkpoint
+    run = tmp_path / "run[1]"
+    tf.train.Checkpoint(v=tf.Variable([1.0, 2.0])).write(str(run / "state" / "ckpt-3"))
+    before = tree_hashes(str(run))
+    with pytest.raises(UserError, match=r"holds \[: TensorFlow reads checkpoint paths"):
+        resumable_checkpoint(str(run), log=lambda *a: None)
+    assert tree_hashes(str(run)) == before
