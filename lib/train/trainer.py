@@ -210,6 +210,8 @@ class Trainer:
                                                   checkpoint_name="ckpt")
         self._set_starting_weights()
         self.start_step = int(self.state.global_step.numpy())
+        if chief and plan.resume:
+            self._note_checkpoints_to_remove(run.keep_checkpoints)
         if chief:
             write_run_file(self.output_dir, with_history(
                 self.output_dir, plan.identity, self.start_step, plan.resume,
@@ -235,6 +237,17 @@ class Trainer:
         self.png_warned = False
 
     # -- set-up ---------------------------------------------------------------------------------
+    def _note_checkpoints_to_remove(self, keep):
+        """A resume with a lower --keep_checkpoints than the run has checkpoints removes the
+        oldest at the next save: say which, while there is time to copy them (Ctrl-C)."""
+        from lib.train.state_checkpoints import state_steps
+        steps = state_steps(self.output_dir)           # newest first
+        if len(steps) > keep:          # the save itself counts: it keeps keep - 1 of these
+            older = ", ".join(str(s) for s in sorted(steps[keep - 1:]))
+            self.log(f"note: --keep_checkpoints {keep} and the run holds {len(steps)} "
+                     f"checkpoints: the next save removes steps {older} (state/ckpt-N, model-N, "
+                     "model_ema-N); stop now (Ctrl-C) and copy them elsewhere to keep them")
+
     def _load_perceptual_net(self):
         if self.model.vgg is None:
             return

@@ -351,3 +351,20 @@ def test_a_checkpoint_path_read_as_a_pattern_is_never_set_aside_as_damaged(tmp_p
     with pytest.raises(UserError, match=r"holds \[: TensorFlow reads checkpoint paths"):
         resumable_checkpoint(str(run), log=lambda *a: None)
     assert tree_hashes(str(run)) == before
+
+
+def test_a_resume_that_keeps_fewer_checkpoints_says_which_it_will_remove(clean_data, straight,
+                                                                         tmp_path):
+    out = str(tmp_path / "run")
+    shutil.copytree(straight, out)              # state/ckpt-0, 2 and 4
+    messages = []
+    train_in_process(clean_data, out, messages, max_iter=6, keep_checkpoints=1)
+    note = [m for m in messages if m.startswith("note: --keep_checkpoints 1")]
+    assert note and "holds 3 checkpoints: the next save removes steps 0, 2, 4 (" in note[0]
+    assert sorted(os.listdir(os.path.join(out, "state"))) == [
+        "checkpoint", "ckpt-6.data-00000-of-00001", "ckpt-6.index"]   # as the note said
+    assert sorted(n for n in os.listdir(out) if n.startswith("model-")) == [
+        "model-6.data-00000-of-00001", "model-6.index"]
+    messages.clear()
+    train_in_process(clean_data, out, messages, max_iter=8, keep_checkpoints=1)
+    assert not any("--keep_checkpoints" in m for m in messages)   # nothing more to remove
