@@ -67,7 +67,9 @@ def watch(args, log=print):
     skipped, idle = set(), 0.0
     try:
         while True:
-            waiting = [c for c in pending(args, fixed) if c not in done | skipped]
+            waiting = [c for c in pending(args, fixed)
+                       if os.path.normpath(c) not in done and c not in skipped]
+            seen_before = len(done) + len(skipped)
             for method in waiting:
                 try:
                     scored = validate.score_method(method, outputs(method), frames, lpips_metric)
@@ -76,7 +78,7 @@ def watch(args, log=print):
                     log(f"skipped {method}: it cannot be read ({str(err).splitlines()[0]})")
                     continue
                 result["methods"].append(scored)
-                done.add(method)
+                done.add(os.path.normpath(method))
                 if args.exclude_scene:
                     validate.add_mean_excluding(result, args.exclude_scene)
                 if rule[0] or rule[1]:
@@ -92,8 +94,8 @@ def watch(args, log=print):
                 if "selection" in result:
                     log(watch_line(result["selection"], method))
                 sys.stdout.flush()
-            if waiting:                 # look again at once: more may have been saved meanwhile
-                idle = 0.0
+            if len(done) + len(skipped) > seen_before:   # new ones: look again at once, more
+                idle = 0.0                                # may have been saved meanwhile
                 continue
             if args.stop_after is not None and idle >= args.stop_after:
                 log(f"no new checkpoint for {args.stop_after:g} s: stopped")

@@ -92,8 +92,8 @@ def branch_run(source, target, step=None):
     Returns the step. The source is only read; ``target`` appears whole or not at all.
     """
     from lib.io.disk_full import NoSpaceError, is_disk_full, no_space_message
-    from lib.train.state_checkpoints import checkpoint_problem
     from lib.models.checkpoint_files import check_no_pattern
+    from lib.train.state_checkpoints import checkpoint_problem
     check_no_pattern(source, "--from")
     check_no_pattern(target, "--to")
     step, prefix = choose_checkpoint(source, step)

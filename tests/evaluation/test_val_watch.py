@@ -2,6 +2,7 @@
 plain command scores them, in step order, into a JSON it resumes from and into tensorboard
 scalars; bad combinations of options are one error line."""
 import json
+import os
 import re
 import shutil
 
@@ -169,7 +170,9 @@ def test_a_resumed_watch_waits_stop_after_and_knows_the_run_folder_however_spell
     sleeps = []
     monkeypatch.setattr(val_watch.time, "sleep", sleeps.append)
     out = tmp_path / "watch.json"
-    common = ["--val_dir", val, "--num_resblock", 2, "--lpips", "off", "--watch", "--json", out]
+    spelled = os.path.join(os.path.dirname(models[5]), ".", os.path.basename(models[5]))
+    common = ["--val_dir", val, "--num_resblock", 2, "--lpips", "off", "--watch", "--json", out,
+              "--checkpoint", spelled]       # a fixed checkpoint, not normalised: kept as given
     assert validate(*common, "--run_dir", run, "--stop_after", 0) == 0
     assert sleeps == []                       # scored, looked once more at once, stopped
     first = json.loads(out.read_text())["methods"]
@@ -179,6 +182,7 @@ def test_a_resumed_watch_waits_stop_after_and_knows_the_run_folder_however_spell
     assert json.loads(out.read_text())["methods"] == first
     printed = capsys.readouterr().out
     assert "no new checkpoint for 30 s" in printed and "model-10: PSNR_Y" not in printed
+    assert f"{spelled}: PSNR_Y" not in printed and len(first) == 3    # bicubic, it, model-10
 
 
 def test_watch_bad_inputs_are_one_error_line(setup, tmp_path):
