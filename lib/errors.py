@@ -13,6 +13,16 @@ class UserError(Exception):
 
 def run_cli(main, *args, **kwargs):
     """Call ``main``; turn UserError into 'error: ...' on stderr and exit status 2."""
+    # A file name that is not valid in the terminal's encoding (non-UTF-8 bytes reach Python as
+    # surrogate escapes) must not turn a message or an error line into a UnicodeEncodeError:
+    # such characters are printed as backslash escapes.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):    # a closed or detached stream: print as it can
+                pass
     try:
         return main(*args, **kwargs)
     except UserError as err:

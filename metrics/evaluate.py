@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lib.errors import ArgumentParser, UserError
+from lib.io import frame_io
 from lib.io.frame_io import list_frames, read_image_rgb8
 from lib.project import import_tensorflow
 from metrics import inputs, report
@@ -118,9 +119,14 @@ def check_lr_for_targets(lr_dir, target_dir):
     lrs = inputs.list_pngs(lr_dir, "LR")
     targets = inputs.list_pngs(target_dir, "target")
     if len(lrs) != len(targets):
-        raise UserError(f"LR folder '{lr_dir}' has {len(lrs)} PNG frames but target folder "
-                        f"'{target_dir}' has {len(targets)}; the bicubic baseline pairs them by "
-                        "sorted index")
+        raise UserError(f"LR folder '{lr_dir}' has {inputs.frames_text(len(lrs), 'PNG frame')} "
+                        f"but target folder '{target_dir}' has {len(targets)}; the bicubic "
+                        "baseline pairs them by sorted index")
+    # make_bicubic_frames decodes every LR frame, not only the evaluated ones: a truncated one
+    # must be found now, not after the results were scored
+    for path in lrs:
+        inputs.png_header(path)
+        frame_io.check_png_complete(path)
     for i in inputs.evaluated_indices(len(targets)):
         l_h, l_w, _ = inputs.png_header(lrs[i])
         t_h, t_w, _ = inputs.png_header(targets[i])
@@ -152,7 +158,11 @@ def make_bicubic_frames(lr_dir, out_dir, progress=False):
     os.makedirs(out_dir, exist_ok=True)
     for name in os.listdir(out_dir):            # stale frames would break the index pairing
         if name.lower().endswith(".png"):
-            os.remove(os.path.join(out_dir, name))
+            try:
+                os.remove(os.path.join(out_dir, name))
+            except OSError as err:
+                raise UserError(f"cannot remove the old bicubic frame "
+                                f"'{os.path.join(out_dir, name)}': {err.strerror or err}") from None
     for path in tqdm(frames, desc=f"bicubic {os.path.basename(lr_dir)}", unit="frame",
                      disable=not progress, leave=False):
         _write_png_whole(os.path.join(out_dir, os.path.basename(path)),
@@ -164,13 +174,88 @@ def make_bicubic_frames(lr_dir, out_dir, progress=False):
 # whole runs
 
 def _unique_scenes(target_dirs):
-    names, seen = [], {}
+    """One name per target folder (its base name), unique: the name picks the folder of the
+    bicubic frames, the plot and the rows of the CSVs, so two scenes must never share one.
+    A clash gets the first free ``_1``, ``_2``, ... (a/cal, b/cal_1, c/cal: cal, cal_1, cal_2).
+    Names are compared case-folded, as a case-insensitive file system would."""
+    names, taken = [], set()
     for target in target_dirs:
-        base = os.path.basename(os.path.normpath(target)) or "scene"
-        count = seen.get(base, 0)
-        seen[base] = count + 1
-        names.append(base if count == 0 else f"{base}_{count}")
+        # abspath: '.' and '..' name the folder itself, never 'frames/..'
+        base = os.path.basename(os.path.abspath(target)) or "scene"
+        name, count = base, 0
+        while name.casefold() in taken:
+            count += 1
+            name = f"{base}_{count}"
+        taken.add(name.casefold())
+        names.append(name)
     return names
+
+
+def planned_outputs(output, scenes, baseline_scenes, with_results):
+    """(folders, replaced, appended): every folder the run makes or writes into, every file it
+    replaces whole, and the logs it appends to (see :func:`evaluate`)."""
+    folders = [output, os.path.join(output, "plots")]
+    replaced = [os.path.join(output, "metrics_per_frame.csv"), os.path.join(output, "summary.csv")]
+    replaced += [os.path.join(output, "plots", f"{scene}.png")
+                 for scene in dict.fromkeys([*scenes, *baseline_scenes])]
+    appended = []
+    if with_results:
+        replaced.append(os.path.join(output, "metrics.csv"))
+        appended.append(os.path.join(output, "metricsfile.txt"))
+    if baseline_scenes:
+        base = os.path.join(output, BASELINE)
+        folders += [base, os.path.join(base, "frames")]
+        folders += [os.path.join(base, "frames", scene) for scene in baseline_scenes]
+        replaced.append(os.path.join(base, "metrics.csv"))
+        appended.append(os.path.join(base, "metricsfile.txt"))
+    return folders, replaced, appended
+
+
+def check_outputs(output, scenes, baseline_scenes, with_results, input_folders):
+    """UserError, before any work, for every output path that cannot be written as planned.
+
+    ``input_folders``: (role, folder) pairs. A folder the run writes into must not be one of them
+    (links resolved): the bicubic step first deletes the PNGs of its frame folder and then scores
+    them, and a plot or CSV would land among the frames. An entry of the wrong kind (a folder
+    where a file goes, a file where a folder goes, a folder named like a stale bicubic frame)
+    would otherwise fail only after every metric was computed.
+    """
+    folders, replaced, appended = planned_outputs(output, scenes, baseline_scenes, with_results)
+    real_inputs = {}
+    for role, folder in input_folders:
+        real_inputs.setdefault(os.path.realpath(folder), (role, folder))
+    for folder in folders:
+        hit = real_inputs.get(os.path.realpath(folder))
+        if hit is not None:
+            raise UserError(f"the metrics write into '{folder}', which is the {hit[0]} folder "
+                            f"'{hit[1]}'; its frames would be replaced or mixed with outputs. "
+                            "Choose another --output")
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            raise UserError(f"the metrics write into the folder '{folder}', but it is a file (or "
+                            "a broken link); move it away or choose another --output")
+        if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+            raise UserError(f"the metrics write into '{folder}', which is not writable; choose "
+                            "another --output")
+    for path in replaced:
+        # a link is replaced itself (what it points to is left alone): only a real folder blocks
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise UserError(f"the metrics write the file '{path}', but a folder of that name is "
+                            "there; move it away or choose another --output")
+    for path in appended:
+        if os.path.lexists(path) and not os.path.isfile(path):
+            what = "a folder" if os.path.isdir(path) else "not a regular file"
+            raise UserError(f"the metrics append to the log '{path}', but it is {what}; move it "
+                            "away or choose another --output")
+    for scene in baseline_scenes:       # make_bicubic_frames removes the old PNG frames there
+        frames_dir = os.path.join(output, BASELINE, "frames", scene)
+        if not os.path.isdir(frames_dir):
+            continue
+        for name in sorted(os.listdir(frames_dir)):
+            path = os.path.join(frames_dir, name)
+            if name.lower().endswith(".png") and os.path.isdir(path) \
+                    and not os.path.islink(path):
+                raise UserError(f"'{path}' is a folder among the bicubic frames, which are "
+                                "replaced on every run; move it away or choose another --output")
 
 
 def _configuration(log, config):
@@ -184,7 +269,7 @@ def _run_group(method, triples, dest, lpips_metric, lpips_message, config, progr
     """Evaluate one method's folders and write metrics.csv / metricsfile.txt into ``dest``."""
     os.makedirs(dest, exist_ok=True)
     log = report.MetricsLog(os.path.join(dest, "metricsfile.txt"))
-    try:
+    try:        # on any error this run's lines leave the log again (MetricsLog's docstring)
         _configuration(log, {**config, "method": method,
                              "results": ",".join(t[1] for t in triples),
                              "targets": ",".join(t[2] for t in triples)})
@@ -201,8 +286,10 @@ def _run_group(method, triples, dest, lpips_metric, lpips_message, config, progr
         csv_path = os.path.join(dest, "metrics.csv")
         report.write_original_csv(csv_path, results, agg)
         log("Finished.")
-    finally:
-        log.close()
+    except BaseException:
+        log.abort()
+        raise
+    log.close()
     return results, {f"{method} metrics.csv": csv_path,
                      f"{method} metricsfile.txt": os.path.join(dest, "metricsfile.txt")}
 
@@ -247,6 +334,9 @@ def evaluate(results, targets, output, baseline_lr=None, lpips="auto", device=No
     for lr_dir, target_dir in zip(baseline_lr, baseline_targets):
         check_lr_for_targets(lr_dir, target_dir)
         inputs.pair_frames(target_dir, target_dir)      # the targets themselves (sizes, depth)
+    check_outputs(output, scenes, baseline_scenes if baseline_lr else [], bool(checked),
+                  [("result", f) for f in results] + [("target", f) for f in targets]
+                  + [("LR", f) for f in baseline_lr] + [("target", f) for f in baseline_targets])
 
     # 2. LPIPS (None with a notice for --lpips off; a missing backend is an error), before the
     # output folder is made so that such an error leaves nothing behind

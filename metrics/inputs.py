@@ -7,12 +7,14 @@ is computed, so a bad folder is reported at once:
 * a missing folder, a folder without PNG frames (with a hint when it holds other images);
 * different frame counts in a result/target pair (naming the frames that have no partner);
 * fewer than 6 frames (the first and last two are skipped and tOF/tLP need two frames);
-* files that are not PNG images, 16-bit PNGs (the metrics are defined on 8-bit images);
+* files that are not PNG images, 16-bit PNGs (the metrics are defined on 8-bit images), PNGs cut
+  short (a truncated copy: the file does not end with the IEND chunk);
 * result frames smaller than their targets, or target frames whose size changes within the
   sequence (the original crashed with an empty-array or broadcast error). A result larger than
   its target is cropped at the top-left, as in the original.
 
-Sizes and bit depths come from the PNG header (IHDR), so checking costs no decoding.
+Sizes and bit depths come from the PNG header (IHDR) and completeness from the last 12 bytes, so
+checking costs no decoding.
 """
 import os
 
@@ -76,6 +78,11 @@ def _short_list(items, limit=5):
     return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def frames_text(count, noun="frame"):
+    """'1 frame', '5 frames'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def evaluated_indices(n_frames):
     """Indices of the evaluated frames: 2 .. N-3."""
     return list(range(CUT_FRAMES, n_frames - CUT_FRAMES))
@@ -89,12 +96,13 @@ def pair_frames(result_dir, target_dir):
         n = min(len(results), len(targets))
         longer, role = (results, "result") if len(results) > len(targets) else (targets, "target")
         raise UserError(
-            f"'{result_dir}' has {len(results)} PNG frames but '{target_dir}' has {len(targets)}; "
+            f"'{result_dir}' has {frames_text(len(results), 'PNG frame')} but '{target_dir}' "
+            f"has {len(targets)}; "
             f"frames are paired by sorted index, so these {role} frames have no partner: "
             f"{_short_list(_names(longer[n:]))}")
     if len(targets) < MIN_FRAMES:
         raise UserError(
-            f"'{target_dir}' has only {len(targets)} frames; the metrics need at least "
+            f"'{target_dir}' has only {frames_text(len(targets))}; the metrics need at least "
             f"{MIN_FRAMES} "
             f"(the first and last {CUT_FRAMES} are skipped and tOF/tLP need two evaluated frames)")
     problems = []
@@ -106,6 +114,8 @@ def pair_frames(result_dir, target_dir):
             if depth > 8:
                 raise UserError(f"'{path}' is a {depth}-bit PNG; the metrics are defined on 8-bit "
                                 "frames, convert it to 8 bit first")
+            # a cut-short frame would otherwise be found only when decoded, mid-run
+            frame_io.check_png_complete(path)
         if first_size is None:
             first_size = (t_h, t_w)
         elif (t_h, t_w) != first_size:

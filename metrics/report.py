@@ -31,11 +31,31 @@ from lib.io.disk_full import NoSpaceError, is_disk_full, no_space_message, writi
 RERUN = "the same command computes and writes every output again"
 
 
+# Text outputs are UTF-8 whatever the locale. File and folder names need not be: a name that is
+# not valid UTF-8 reaches Python with surrogate escapes, which strict UTF-8 cannot write. They are
+# written as backslash escapes (e.g. '\udcff'), so every text file stays valid UTF-8 for pandas,
+# spreadsheets and editors; only such names are affected.
+TEXT = {"encoding": "utf-8", "errors": "backslashreplace"}
+
+
+def cannot_write(path, err):
+    """The one line for an OSError other than a full disk while writing ``path``."""
+    from lib.errors import UserError
+    return UserError(f"cannot write '{path}': {err.strerror or err}")
+
+
 @contextlib.contextmanager
 def whole_file(path, mode="w"):
-    """A handle whose file appears at ``path`` only when complete; a full disk is one error."""
-    with writing(f"'{path}'", RERUN), atomic_file(path, mode, fsync=False) as handle:
-        yield handle
+    """A handle whose file appears at ``path`` only when complete; a full disk, or any other
+    OSError (a folder in the way, no permission), is one error naming the file."""
+    kwargs = {} if "b" in mode else TEXT
+    try:
+        with writing(f"'{path}'", RERUN), atomic_file(path, mode, fsync=False,
+                                                      **kwargs) as handle:
+            yield handle
+    except OSError as err:          # not a full disk: writing() made that a NoSpaceError
+        raise cannot_write(path, err) from None
+
 
 KEYS = ("PSNR", "SSIM", "LPIPS", "tOF", "tLP100")
 TEMPORAL_KEYS = ("tOF", "tLP100")
@@ -44,29 +64,42 @@ LABELS = {"PSNR": "PSNR-Y (dB)", "SSIM": "SSIM-Y", "LPIPS": "LPIPS", "tOF": "tOF
 
 
 class MetricsLog:
-    """Appends lines to ``metricsfile.txt`` (as the original's tee) and echoes some to stdout."""
+    """Appends lines to ``metricsfile.txt`` (as the original's tee) and echoes some to stdout.
+
+    The log keeps every earlier run, each ending with "Finished.". A run that stops part way
+    (bad frame, full disk, Ctrl+C) calls :meth:`abort`, which drops this run's lines: its
+    metrics.csv was not written either, and half a run's per-frame lines would read as results.
+    The error itself is on the terminal.
+    """
 
     def __init__(self, path):
         self.path = path
         self.existed = os.path.exists(path)
-        self.handle = open(path, "a")
-        self.start = self.handle.tell()      # on a full disk the file goes back to this size
+        try:
+            self.handle = open(path, "a", **TEXT)
+            self.start = self.handle.tell()      # abort() and a full disk go back to this size
+        except OSError as err:
+            raise cannot_write(path, err) from None
 
     def __call__(self, line, echo=True):
         try:
             self.handle.write(line + "\n")
             self.handle.flush()
         except OSError as err:
-            if not is_disk_full(err):
-                raise
             self._undo()
+            if not is_disk_full(err):
+                raise cannot_write(self.path, err) from None
             raise NoSpaceError(no_space_message(f"'{self.path}'", RERUN)) from None
         if echo:
             print(line, flush=True)
 
+    def abort(self):
+        """Drop this run's lines (the run did not finish); never raises."""
+        self._undo()
+
     def _undo(self):
         """Drop this run's lines (a half line among them) from the log."""
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             self.handle.close()
         with contextlib.suppress(OSError):
             if self.existed:
@@ -78,9 +111,9 @@ class MetricsLog:
         try:
             self.handle.close()
         except OSError as err:
-            if not is_disk_full(err):
-                raise
             self._undo()
+            if not is_disk_full(err):
+                raise cannot_write(self.path, err) from None
             raise NoSpaceError(no_space_message(f"'{self.path}'", RERUN)) from None
 
 

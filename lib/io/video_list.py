@@ -14,6 +14,7 @@ A video list file (``--video_list``) replaces it. Two forms are accepted:
 * JSON (``.json``), like the original dict: ``{"SOURCE": [START, ...], ...}``.
 """
 import json
+import math
 import os
 import re
 import urllib.parse
@@ -102,11 +103,29 @@ def _source_for(raw, base_dir):
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
 
 
+def _start(value):
+    """One start frame as an int, or None when it is not a whole number.
+
+    Stricter than ``int()``: a JSON ``true`` or ``1.9`` would silently become 1, ``1e400`` is
+    infinity (OverflowError), and ``int()`` of text also takes '1_0' and non-ASCII digits ('١٠').
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
+        return int(value)
+    return None
+
+
 def _starts(values, where):
-    try:
-        starts = [int(v) for v in values]
-    except (TypeError, ValueError):
-        raise UserError(f"{where}: start frames must be whole numbers, got {values!r}") from None
+    starts = [_start(v) for v in values]
+    if any(s is None for s in starts):
+        bad = next(v for v, s in zip(values, starts) if s is None)
+        raise UserError(f"{where}: start frames must be whole numbers, got {bad!r} in "
+                        f"{list(values)!r}")
     if not starts or any(s < 0 for s in starts):
         raise UserError(f"{where}: give at least one start frame, none negative")
     return starts
@@ -126,19 +145,34 @@ def _as_text(data, path):
     return text
 
 
-def _fields(line, where):
-    """Split a line into fields: spaces or commas separate, '...' or "..." keep spaces.
+_TOKEN = re.compile(r'\s+|,|"[^"]*"|\'[^\']*\'|[^\s,]+')
 
-    A field that opens a quote must close it: an unbalanced quote would otherwise cut a file name
-    short at the first space and end in a confusing 'not found' much later.
+
+def _fields(line, where):
+    """Split a line into fields: spaces or commas separate, '...' or "..." keep spaces, and a
+    comment starts at a '#' that begins a field outside quotes (at the line start or after
+    whitespace).
+
+    Quotes are found before comments, so that a quoted path holding " #" (which
+    :func:`video_list_text` writes) is one field, not a comment. A field that opens a quote must
+    close it: an unbalanced quote would otherwise cut a file name short at the first space and end
+    in a confusing 'not found' much later.
     """
-    fields = []
-    for token in re.findall(r'"[^"]*"|\'[^\']*\'|[^\s,]+', line):
+    fields, after_space = [], True
+    for match in _TOKEN.finditer(line):
+        token = match.group()
+        if token.isspace():
+            after_space = True
+            continue
+        if token.startswith("#") and after_space:
+            break
+        after_space = False
+        if token == ",":
+            continue
         if token[:1] in "'\"":
             if len(token) < 2 or token[-1] != token[0]:
-                column = line.index(token) + 1
-                raise UserError(f"{where}: unbalanced {token[0]} quote at column {column} "
-                                f"(opened, never closed): {line}")
+                raise UserError(f"{where}: unbalanced {token[0]} quote at column "
+                                f"{match.start() + 1} (opened, never closed): {line.strip()}")
             token = token[1:-1]
         fields.append(token)
     return fields
@@ -167,11 +201,11 @@ def read_video_list(path):
             rows.append((str(source), _starts(starts, f"{path}, '{source}'"), None, path))
     else:
         for number, line in enumerate(text.splitlines(), 1):
-            line = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
-            if not line:
-                continue
             where = f"{path}:{number}"
             fields = _fields(line, where)
+            if not fields:          # blank or comment only
+                continue
+            line = line.strip()
             name = None
             for field in [f for f in fields if f.startswith("name=")]:
                 name = field[5:]
@@ -200,9 +234,17 @@ def video_list_text(videos):
     for video in videos:
         source = video.source[len(VIMEO):] if video.source == VIMEO + video.name else video.source
         extra = "" if _name_for(source) == video.name else f" name={video.name}"
-        quoted = f'"{source}"' if re.search(r"[\s,#'\"]", source) else source
+        quoted = _quoted(source) if re.search(r"[\s,#'\"]", source) else source
         lines.append(f"{quoted}{extra} {' '.join(str(s) for s in video.starts)}")
     return "\n".join(lines) + "\n"
+
+
+def _quoted(source):
+    """``source`` in the quotes it does not contain (a field cannot hold both kinds)."""
+    if "\n" in source or "\r" in source or ('"' in source and "'" in source):
+        raise UserError(f"cannot write the source {source!r} into a video list: it holds a line "
+                        "break or both kinds of quotes; rename it")
+    return f"'{source}'" if '"' in source else f'"{source}"'
 
 
 def write_video_list(videos, path, overwrite=False, flag="--write_video_list"):
