@@ -12,6 +12,7 @@ float32 NCHW, as ``util.im2tensor``), distance(target, output). Features of each
 once and reused for LPIPS and both tLP distances; the distance repeats ``lpips.LPIPS.forward``
 operation for operation. CPU by default; CUDA when available.
 """
+import re
 import sys
 import warnings
 
@@ -37,6 +38,32 @@ def import_torch_stack():
     return torch, torchvision, lpips
 
 
+_DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?")
+
+
+def check_device(torch, device):
+    """The ``torch.device`` for ``--device``; UserError for anything but 'cpu', 'cuda' or
+    'cuda:N' with that GPU visible. torch itself accepts names it cannot run LPIPS on ('meta'
+    makes empty tensors, 'mps'/'xpu' need their own builds) and fails on them only when the model
+    is moved or run, with a traceback."""
+    from lib.errors import UserError
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise UserError(f"--device '{device}' is not a device for LPIPS: give 'cpu', 'cuda' or "
+                        "'cuda:N' (the N-th CUDA GPU)")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {device}: PyTorch sees no CUDA GPU (no GPU, no CUDA build "
+                            "of torch, or CUDA_VISIBLE_DEVICES hides it); use --device cpu")
+        index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
+        if index >= count:
+            raise UserError(f"--device {device}: PyTorch sees {count} CUDA GPU"
+                            f"{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})")
+    try:
+        return torch.device(device)
+    except RuntimeError as err:
+        raise UserError(f"--device {device}: {str(err).splitlines()[0]}") from None
+
+
 class LpipsAlex:
     """LPIPS v0.1 AlexNet on RGB uint8 images; features can be cached per frame."""
 
@@ -48,7 +75,7 @@ class LpipsAlex:
         self.lpips = lpips
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = check_device(torch, device)       # before any work
         self.source = source
         # pnet_rand=True: torchvision builds a random AlexNet and downloads nothing; the linear
         # layers (pretrained=True) are the package's own v0.1 weights.
@@ -61,7 +88,12 @@ class LpipsAlex:
             _, index, kind = name.split(".")
             trunk[name] = torch.from_numpy(np.asarray(weights[f"features.{index}.{kind}"]))
         model.net.load_state_dict(trunk, strict=True)
-        self.model = model.eval().to(self.device)
+        try:
+            self.model = model.eval().to(self.device)
+        except RuntimeError as err:         # e.g. a GPU that is out of memory or unusable
+            from lib.errors import UserError
+            raise UserError(f"cannot run LPIPS on --device {device}: "
+                            f"{str(err).strip().splitlines()[0]}") from None
 
     def describe(self):
         version = getattr(self.lpips, "__version__", None) or _package_version("lpips")

@@ -50,6 +50,9 @@ def main(argv=None):
         raise UserError("give --results and --targets (comma lists of folders, paired in order)")
     # --targets with --baseline_lr but no --results: score the bicubic baseline only
     paired = (results, targets) if results or not baseline else ([], [])
+    if args.device is not None and args.lpips != "torch":
+        print(f"note: --device {args.device} is ignored: it picks the torch device of "
+              f"--lpips torch, and this run uses --lpips {args.lpips}", flush=True)
     inputs = ([("--targets", f) for f in targets] + [("--results", f) for f in results]
               + [("--baseline_lr", f) for f in baseline])
     with guarded_output(args.output, "--output", inputs):
