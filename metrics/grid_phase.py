@@ -46,12 +46,17 @@ def high_pass(image, size=BLUR):
 def phase_means(frames, period=PERIOD):
     """(column phase means, row phase means) of the high-pass of RGB uint8 ``frames``, in grey
     levels: element ``p`` is the mean over all pixels with ``x % period == p`` (``y`` for rows)."""
-    columns, rows, count = np.zeros(period), np.zeros(period), 0
+    columns = rows = None
+    count = 0
     for frame in frames:
-        hp = high_pass(grey(frame))
-        height, width = hp.shape
+        height, width = np.shape(frame)[:2]
+        # before anything of ``period`` elements is allocated: a --period of 10**12 is this
+        # error, not a MemoryError
         if height < period or width < period:
             raise UserError(f"a frame of {width}x{height} is smaller than the period {period}")
+        if columns is None:
+            columns, rows = np.zeros(period), np.zeros(period)
+        hp = high_pass(grey(frame))
         columns += [hp[:, p::period].mean() for p in range(period)]
         rows += [hp[p::period, :].mean() for p in range(period)]
         count += 1
@@ -70,19 +75,30 @@ def largest(columns, rows):
     return float(max(np.abs(columns).max(), np.abs(rows).max()))
 
 
-def _frames(paths):
-    from lib.io.frame_io import list_frames, read_image_rgb8
+def frame_files(paths):
+    """The frame files of ``paths`` (folders of frames or single frames), all checked before the
+    first is read."""
+    from lib.io.frame_io import list_frames
+    files = []
     for path in paths:
         if os.path.isdir(path):
-            files = list_frames(path)
-            if not files:
+            found = list_frames(path)
+            if not found:
                 raise UserError(f"'{path}' holds no PNG or JPEG frames")
-            for name in files:
-                yield read_image_rgb8(name)
+            files += found
         elif os.path.isfile(path):
-            yield read_image_rgb8(path)
+            files.append(path)
+        elif os.path.exists(path):
+            raise UserError(f"'{path}' is neither a frame file nor a folder of frames")
         else:
             raise UserError(f"'{path}' does not exist")
+    return files
+
+
+def _frames(files):
+    from lib.io.frame_io import read_image_rgb8
+    for name in files:
+        yield read_image_rgb8(name)
 
 
 def main(argv=None):
@@ -94,7 +110,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.period < 2:
         raise UserError(f"--period must be at least 2, got {args.period}")
-    columns, rows = phase_means(_frames(args.paths), args.period)
+    columns, rows = phase_means(_frames(frame_files(args.paths)), args.period)
     print("column phase means (grey levels): " + " ".join(f"{v:+.3f}" for v in columns))
     print("row phase means (grey levels):    " + " ".join(f"{v:+.3f}" for v in rows))
     print(f"largest offset: {max(np.abs(columns).max(), np.abs(rows).max()):.3f}")

@@ -64,3 +64,40 @@ def test_bad_period_is_one_line(period):
                              os.path.join(REPO_ROOT, "README.md")], cwd=REPO_ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("period", [10 ** 12, 10 ** 30])
+def test_a_period_larger_than_the_frames_is_one_line_not_a_memory_error(tmp_path, capsys, period):
+    """The period was checked against the frames only after np.zeros(period)."""
+    import cv2
+
+    from lib.errors import run_cli
+    from metrics.grid_phase import main
+    cv2.imwrite(str(tmp_path / "0000.png"), _smooth_frame(height=48, width=64).astype(np.uint8))
+    with pytest.raises(SystemExit) as exc:
+        run_cli(main, [str(tmp_path), "--period", str(period)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err == f"error: a frame of 64x48 is smaller than the period {period}\n"
+
+
+def test_every_path_is_checked_before_any_frame_is_read(tmp_path, capsys, monkeypatch):
+    """A FIFO is named as what it is (it was 'does not exist'), and a bad second path is found
+    before the first folder's frames are read."""
+    import cv2
+
+    from lib.errors import run_cli
+    from lib.io import frame_io
+    from metrics.grid_phase import main
+    cv2.imwrite(str(tmp_path / "0000.png"), _smooth_frame(height=48, width=64).astype(np.uint8))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(str(fifo))
+
+    def read(path):
+        raise AssertionError("a frame was read before the paths were checked")
+    monkeypatch.setattr(frame_io, "read_image_rgb8", read)
+    for bad, message in ((fifo, "is neither a frame file nor a folder of frames"),
+                         (tmp_path / "absent", "does not exist")):
+        with pytest.raises(SystemExit):
+            run_cli(main, [str(tmp_path), str(bad)])
+        assert capsys.readouterr().err == f"error: '{bad}' {message}\n"
