@@ -13,21 +13,38 @@ from ``--start_id``, a log ``<summary_dir>/logfile_%m%d%H%M.txt``. Differences (
 * ``--video_list FILE``: your own URLs or local video files with start frames (replacing dead
   links); ``--write_video_list FILE`` writes the official list as a starting point;
 * a rerun skips complete scenes and videos, redoes incomplete scenes and resumes downloads;
+  each scene folder records what it holds (``.dataprepare.json``: source, start frame, duration,
+  scale), so a rerun with other settings never takes stale scenes for complete ones, and frames
+  dataPrepare did not write are never replaced without ``--overwrite``;
+* only files dataPrepare downloaded itself (``.dataprepare_downloads.json``) are reused, rejected
+  when damaged, or deleted by ``--REMOVE``; one run at a time per ``--disk_path`` (a lock);
 * a summary of what succeeded and what failed (exit status 1 when something failed).
 """
 import argparse
 import datetime
+import json
 import os
+import re
 import sys
 import threading
 import time
 from concurrent.futures import Future
 
 from lib.errors import UserError, run_cli
-from lib.io.video_list import official_videos, read_video_list, scene_ids, write_video_list
+from lib.io import atomic
+from lib.io.disk_full import NoSpaceError, is_disk_full, no_space_message
+from lib.io.folder_lock import LOCK_NAME, FolderLock
+from lib.io.output_paths import prepare_output_dir, remove_if_empty
+from lib.io.video_list import (official_videos, read_video_list, scene_ids, video_list_text,
+                               write_video_list)
 
 FRAME_NAME = "col_high_%04d.png"
 SCENE_NAME = "scene_%04d"
+STAMP_NAME = ".dataprepare.json"               # in each scene folder: what its frames are
+MANIFEST_NAME = ".dataprepare_downloads.json"  # in --disk_path: the files dataPrepare downloaded
+FRAME_FILE = re.compile(r"col_high_\d{4,}\.png")
+OLD_PARTIAL = re.compile(r"\.partial_col_high_\d{4,}\.png")   # temporaries of older versions
+RERUN = "the same command again (complete scenes are kept)"
 
 
 def build_parser():
@@ -60,10 +77,14 @@ def build_parser():
                              "local video file (or a .json {\"SOURCE\": [starts]})")
     parser.add_argument("--write_video_list", default=None, metavar="FILE",
                         help="write the official list (28 videos, 308 start frames) to FILE in the "
-                             "--video_list format and exit; edit it to replace dead links")
+                             "--video_list format and exit ('-': to the terminal); edit it to "
+                             "replace dead links")
     parser.add_argument("--overwrite", action="store_true",
                         help="with --write_video_list: replace FILE if it exists (without it an "
-                             "existing list, perhaps edited, is never replaced)")
+                             "existing list, perhaps edited, is never replaced); otherwise: "
+                             "replace the frames of scene folders that hold other frames (cut "
+                             "with other settings or from another video, or not by dataPrepare) "
+                             "instead of refusing them")
     parser.add_argument("--jobs", default=1, type=int,
                         help="number of videos downloaded at the same time")
     parser.add_argument("--original_numbering", action="store_true",
@@ -82,22 +103,47 @@ def build_parser():
 # ----------------------------------------------------------------------------- log
 
 class Log:
-    """Print to the terminal and append to the log file (thread-safe)."""
+    """Print to the terminal and append to the log file (thread-safe).
+
+    A log file that cannot be opened or written (a folder in its place, a full disk) is one
+    UserError; after a failed write every further call raises it again (after printing), so the
+    run stops at the next message instead of going on without a log. :meth:`close` never raises:
+    it runs in a ``finally`` and must not bury the first error under a second traceback.
+    """
 
     def __init__(self, summary_dir):
         now = datetime.datetime.now().strftime("%m%d%H%M")
         self.path = os.path.join(summary_dir, "logfile_%s.txt" % now)
-        self._file = open(self.path, "a", encoding="utf-8")
         self._lock = threading.Lock()
+        self._failure = None
+        try:
+            self._file = open(self.path, "a", encoding="utf-8")
+        except OSError as err:
+            raise self._error(err) from None
+
+    def _error(self, err):
+        if is_disk_full(err):
+            return NoSpaceError(no_space_message(f"the log file '{self.path}'", RERUN))
+        return UserError(f"cannot write the log file '{self.path}': {err.strerror or err}; "
+                         "choose another --summary_dir")
 
     def __call__(self, message=""):
         with self._lock:
             print(message, flush=True)
-            self._file.write(str(message) + "\n")
-            self._file.flush()
+            if self._failure is None:
+                try:
+                    self._file.write(str(message) + "\n")
+                    self._file.flush()
+                except OSError as err:
+                    self._failure = self._error(err)
+            if self._failure is not None:
+                raise type(self._failure)(str(self._failure)) from None
 
     def close(self):
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:      # the unflushed rest of a failed write: already reported
+            pass
 
 
 class _YdlLogger:
@@ -136,19 +182,103 @@ def _downloader_module():
 # ----------------------------------------------------------------------------- fetch
 
 class Fetched:
-    """What the fetch step of one video gave: a local path and/or metadata, or an error."""
+    """What the fetch step of one video gave: a local path and/or metadata, or an error.
+    ``downloaded``: the file is one dataPrepare downloaded (in :class:`Downloads`)."""
 
     def __init__(self, path=None, width=None, height=None, error=None, downloaded=False):
         self.path, self.width, self.height = path, width, height
         self.error, self.downloaded = error, downloaded
 
 
-def fetch_video(video, flags, log):
+class Downloads:
+    """The files dataPrepare downloaded into --disk_path, in ``<disk_path>/MANIFEST_NAME``:
+    ``{file name: {"source": URL, "size": bytes}}``.
+
+    Only these count as downloads: reused by a rerun, renamed to ``*.rejected`` when they cannot be
+    decoded, deleted by --REMOVE. A file at a download's name that is not listed (the user's own,
+    one from an older version, or changed since) is never used nor deleted. An unreadable manifest
+    counts as empty, which can only make a rerun refuse files, never trust or delete one. The fetch
+    threads record downloads while the main thread forgets removed ones, hence the lock.
+    """
+
+    def __init__(self, disk_path):
+        self.path = os.path.join(disk_path, MANIFEST_NAME)
+        self._lock = threading.Lock()
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            data = {}
+        self._entries = {name: entry for name, entry in data.items()
+                         if isinstance(entry, dict)} if isinstance(data, dict) else {}
+
+    def _save(self):
+        try:
+            atomic.write_text(self.path, json.dumps(self._entries, indent=1, sort_keys=True)
+                              + "\n", fsync=False)
+        except OSError as err:
+            if is_disk_full(err):
+                raise NoSpaceError(no_space_message(f"'{self.path}'", RERUN)) from None
+            raise UserError(f"cannot write '{self.path}': {err.strerror or err}") from None
+
+    def entry(self, path):
+        """The record of the file ``path`` if it is the one dataPrepare downloaded (same size)."""
+        with self._lock:
+            entry = self._entries.get(os.path.basename(path))
+        try:
+            same = entry is not None and entry.get("size") == os.path.getsize(path)
+        except OSError:
+            same = False
+        return entry if same else None
+
+    def record(self, path, source):
+        with self._lock:
+            self._entries[os.path.basename(path)] = {"source": source,
+                                                     "size": os.path.getsize(path)}
+            self._save()
+
+    def forget(self, path):
+        with self._lock:
+            if self._entries.pop(os.path.basename(path), None) is not None:
+                self._save()
+
+
+def _not_ours(video, flags, downloads):
+    """Why the download of ``video`` may not go ahead: a file at its name (``<name>.<ext>``) that
+    dataPrepare did not download from this source. yt-dlp would take it for a finished download,
+    scenes would be cut from it and --REMOVE would delete it. None when nothing is in the way."""
+    try:
+        entries = sorted(os.listdir(flags.disk_path))
+    except OSError:
+        return None
+    for entry in entries:
+        stem, ext = os.path.splitext(entry)
+        if stem != video.name or not ext or ext in (".part", ".ytdl") \
+                or entry in (MANIFEST_NAME, LOCK_NAME):
+            continue
+        path = os.path.join(flags.disk_path, entry)
+        record = downloads.entry(path)
+        if record is None:
+            return (f"'{path}' is in the way: dataPrepare did not download it (a file of yours, "
+                    "or from an older version?); move it away, or list it in --video_list as a "
+                    "local file")
+        if record.get("source") != video.source:
+            return (f"'{path}' was downloaded from {record.get('source')}, not from "
+                    f"{video.source}; move it away")
+    return None
+
+
+def fetch_video(video, flags, log, downloads):
     """Download (or, for --TEST, only query) one video; never raises for a bad link."""
     if video.is_local:
+        if os.path.isdir(video.source):
+            return Fetched(error=f"local source '{video.source}' is a folder, not a video file")
         if not os.path.isfile(video.source):
             return Fetched(error=f"local file '{video.source}' not found")
         return Fetched(path=video.source)
+    in_the_way = _not_ours(video, flags, downloads)
+    if in_the_way:
+        return Fetched(error=in_the_way)
     module, tool = _downloader_module()
     options = {
         "format": flags.format,
@@ -180,20 +310,37 @@ def fetch_video(video, flags, log):
             for item in info.get("requested_downloads") or ():
                 path = item.get("filepath") or path
             path = path or ydl.prepare_filename(info)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, UserError):   # ours (the log or the disk failed): stop the run
         raise
     except Exception as err:   # any downloader failure is one skipped video, as in the original
         return Fetched(error=f"{tool} error: {str(err).replace('ERROR: ', '').strip()}")
     if not path or not os.path.isfile(path):
         return Fetched(error=f"{tool} reported success but '{path}' is missing")
+    downloads.record(path, video.source)
     return Fetched(path=path, width=width, height=height, downloaded=True)
+
+
+def reject_download(path, downloads):
+    """Move a download that cannot be decoded aside (``*.rejected``) and forget it, so that a rerun
+    downloads it afresh instead of failing on it forever; returns what was done, for the log."""
+    target, n = path + ".rejected", 1
+    while os.path.lexists(target):
+        target, n = f"{path}.rejected.{n}", n + 1
+    try:
+        os.rename(path, target)
+    except OSError as err:
+        return (f"cannot rename it to '{target}' ({err.strerror or err}); move it away before "
+                "the rerun")
+    downloads.forget(path)
+    return f"renamed to '{target}' so that a rerun downloads it afresh"
 
 
 class Prefetcher:
     """Runs fetch_video for up to ``jobs`` videos ahead of the one being cut (daemon threads)."""
 
-    def __init__(self, videos, flags, log, skip):
+    def __init__(self, videos, flags, log, skip, downloads):
         self.videos, self.flags, self.log, self.skip = videos, flags, log, skip
+        self.downloads = downloads
         self.futures = {}
         self.next = 0
 
@@ -206,7 +353,8 @@ class Prefetcher:
 
         def run():
             try:
-                future.set_result(fetch_video(self.videos[k], self.flags, self.log))
+                future.set_result(fetch_video(self.videos[k], self.flags, self.log,
+                                              self.downloads))
             except BaseException as err:   # noqa: B902 - handed to the main thread
                 future.set_exception(err)
 
@@ -230,24 +378,118 @@ def scene_complete(folder, duration):
     return all(os.path.isfile(os.path.join(folder, FRAME_NAME % i)) for i in range(duration))
 
 
-def extract_scenes(path, scenes, duration, log, name, scale=0.5):
+def scene_stamp(video, start, flags):
+    """What a scene folder cut now from ``video`` at ``start`` records (its STAMP_NAME file)."""
+    return {"source": video.source, "start": start, "duration": flags.duration,
+            "scale": flags.scale}
+
+
+WRITE, DONE, REFUSE = "write", "done", "refuse"
+
+
+def scene_state(folder, stamp, flags):
+    """``(action, detail)`` for one scene folder: DONE (detail: a note or None), WRITE (detail:
+    True when frames there must be deleted first) or REFUSE (detail: the reason).
+
+    The stamp is written before the first frame (see prepare_scene), so a folder with our stamp
+    holds only frames cut with those settings: complete means done, incomplete means redo. A
+    stamp with other settings means the frames are of something else: refused unless --overwrite.
+    A folder without a stamp is from an older version, the original script or the user: complete
+    ones are kept (existing data sets stay usable); incomplete ones holding frames are refused,
+    since the frames may be the user's.
+    """
+    name = os.path.basename(folder)
+    if not os.path.lexists(folder):
+        return WRITE, False
+    if not os.path.isdir(folder):
+        what = "a broken link" if os.path.islink(folder) else "a file"
+        return REFUSE, f"{folder} is {what}, not a folder; move it away"
+    stamp_path = os.path.join(folder, STAMP_NAME)
+    if os.path.lexists(stamp_path):
+        try:
+            with open(stamp_path, encoding="utf-8") as handle:
+                recorded = json.load(handle)
+        except (OSError, ValueError):
+            recorded = None
+        if not isinstance(recorded, dict):
+            why = f"its record '{stamp_path}' cannot be read"
+        elif {key: recorded.get(key) for key in stamp} == stamp:
+            return (DONE, None) if scene_complete(folder, flags.duration) else (WRITE, False)
+        else:
+            why = ("it holds frames of %s at frame %s, %s frames, scale %s"
+                   % (recorded.get("source"), recorded.get("start"), recorded.get("duration"),
+                      recorded.get("scale")))
+        if flags.overwrite:
+            return WRITE, True
+        return REFUSE, f"{name}: {why}; move it away or pass --overwrite"
+    if scene_complete(folder, flags.duration):
+        return DONE, ("no record of its source (made by an older version or the original "
+                      "script?); kept as it is, move it away to cut it again")
+    frames = [entry for entry in os.listdir(folder) if FRAME_FILE.fullmatch(entry)]
+    if not frames:
+        return WRITE, False
+    if flags.overwrite:
+        return WRITE, True
+    return REFUSE, (f"{name} holds {len(frames)} frame(s) that dataPrepare has no record of "
+                    "writing (yours?); move it away or pass --overwrite")
+
+
+def _os_reason(err):
+    if is_disk_full(err):
+        return "no space left on the device"
+    return err.strerror or str(err)
+
+
+def prepare_scene(folder, stamp, replace):
+    """Make ``folder`` ready for its first frame: create it, delete the frames it held when
+    ``replace`` (and temporaries of older versions), then write its stamp. Deleting comes first:
+    a run stopped in between leaves the old stamp over fewer frames, which is refused again (never
+    a new stamp over old frames, which would pass for complete). UserError: a reason for the scene.
+    """
+    try:
+        os.makedirs(folder, exist_ok=True)
+        for entry in os.listdir(folder):
+            if OLD_PARTIAL.fullmatch(entry) or (replace and FRAME_FILE.fullmatch(entry)):
+                os.remove(os.path.join(folder, entry))
+        atomic.write_text(os.path.join(folder, STAMP_NAME),
+                          json.dumps(stamp, indent=1) + "\n", fsync=False)
+    except OSError as err:
+        if isinstance(err, FileExistsError) or os.path.lexists(folder) \
+                and not os.path.isdir(folder):
+            raise UserError(f"{folder} is a file, not a folder; move it away") from None
+        raise UserError(f"cannot write into {folder}: {_os_reason(err)}") from None
+
+
+def scaled_size(width, height, scale):
+    """The frame size cv2.resize makes with fx = fy = ``scale`` (it rounds), or None when a side
+    would be 0 pixels (cv2 then fails with an assertion)."""
+    size = (round(width * scale), round(height * scale))
+    return size if min(size) >= 1 else None
+
+
+def too_small_reason(width, height, scale):
+    return f"--scale {scale:g} makes its {width}x{height} frames smaller than one pixel"
+
+
+def extract_scenes(path, scenes, duration, name, scale=0.5, prepare=lambda folder: None):
     """Write the frames of ``scenes`` = [(scene folder, start)] from one decoding pass.
 
-    Returns {folder: None if complete else the reason it is not}.
+    ``prepare(folder)`` runs before the first frame of a scene is written (so a scene the video
+    never reaches leaves no folder behind); a UserError from it or from writing a frame ends that
+    scene with that reason, the others go on. Returns ``({folder: None if complete else the reason
+    it is not}, damaged)`` where ``damaged`` says the video itself failed to decode.
     """
     import cv2
 
-    from lib.io.frame_io import write_image_rgb8
+    from lib.io.frame_io import write_image_rgb8_atomic
     from lib.io.video_io import iter_video_frames
 
-    wanted = {}
-    for folder, start in scenes:
-        os.makedirs(folder, exist_ok=True)
-        for i in range(duration):
-            wanted.setdefault(start + i, []).append((folder, i))
-    last = max(wanted)
+    # Which scenes a frame belongs to is found arithmetically: a table over every frame index
+    # would take memory in proportion to --duration (1e12 frames: MemoryError).
+    last = max(start for _, start in scenes) + duration - 1
     written = {folder: 0 for folder, _ in scenes}
-    decoded, problem = 0, None
+    stopped, prepared = {}, set()     # folder -> why its writing stopped; folders prepared
+    decoded, problem, damaged = 0, None, False
     try:
         from tqdm import tqdm
         bar = tqdm(total=last + 1, unit="frame", desc=name, disable=None, leave=False)
@@ -259,35 +501,48 @@ def extract_scenes(path, scenes, duration, log, name, scale=0.5):
             decoded = index + 1
             if bar is not None:
                 bar.update(1)
-            targets = wanted.get(index)
+            targets = [(folder, index - start) for folder, start in scenes
+                       if start <= index < start + duration and folder not in stopped]
             if targets:
+                if scaled_size(frame.shape[1], frame.shape[0], scale) is None:
+                    problem = too_small_reason(frame.shape[1], frame.shape[0], scale)
+                    break
                 # the original: cv.resize(frame, (0, 0), fx=0.5, fy=0.5, interpolation=INTER_AREA)
                 small = frame if scale == 1.0 else cv2.resize(
                     frame, (0, 0), fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
                 for folder, i in targets:
-                    final = os.path.join(folder, FRAME_NAME % i)
-                    tmp = os.path.join(folder, ".partial_" + FRAME_NAME % i)
-                    write_image_rgb8(tmp, small)
-                    os.replace(tmp, final)
-                    written[folder] += 1
+                    try:
+                        if folder not in prepared:
+                            prepare(folder)
+                            prepared.add(folder)
+                        # unique temporary, removed on any error (Ctrl-C included): two runs or
+                        # a stopped run never leave or share a half-written frame
+                        write_image_rgb8_atomic(os.path.join(folder, FRAME_NAME % i), small)
+                        written[folder] += 1
+                    except UserError as err:
+                        stopped[folder] = str(err)
+                if len(stopped) == len(scenes):
+                    break
             if index >= last:
                 break
-    except UserError as err:
-        problem = str(err)
+    except UserError as err:    # from the decoder: the video is damaged or cannot be read
+        problem, damaged = str(err), True
     finally:
         frames.close()
         if bar is not None:
             bar.close()
     result = {}
     for folder, start in scenes:
-        if written[folder] == duration:
+        if folder in stopped:
+            result[folder] = stopped[folder]
+        elif written[folder] == duration:
             result[folder] = None
         elif problem:
             result[folder] = problem
         else:
             result[folder] = (f"the video has {decoded} frames; the scene needs frames "
                               f"{start}..{start + duration - 1}")
-    return result
+    return result, damaged
 
 
 # ----------------------------------------------------------------------------- main
@@ -308,30 +563,53 @@ def check_flags(flags):
         raise UserError(f"--jobs must be at least 1, got {flags.jobs}")
     if not 0.0 < flags.scale <= 1.0:
         raise UserError(f"--scale must be in (0, 1], got {flags.scale}")
+    if flags.min_size < 0:
+        raise UserError(f"--min_size must not be negative, got {flags.min_size}")
 
 
 def main(argv=None):
     flags = build_parser().parse_args(argv)
     check_flags(flags)
-    if flags.write_video_list:
+    # 'is not None': an empty value is a mistake to report, not a request for the official list
+    if flags.write_video_list is not None:
+        if flags.write_video_list == "-":
+            sys.stdout.write(video_list_text(official_videos()))
+            return 0
         write_video_list(official_videos(), flags.write_video_list, overwrite=flags.overwrite)
         print(f"wrote the official list to {flags.write_video_list}; edit it and pass it with "
               "--video_list")
         return 0
-    videos = read_video_list(flags.video_list) if flags.video_list else official_videos()
+    if flags.video_list is not None:
+        if not flags.video_list:
+            raise UserError("--video_list is empty; give a list file, or leave the flag out for "
+                            "the official list")
+        videos = read_video_list(flags.video_list)
+    else:
+        videos = official_videos()
     if flags.summary_dir == "":
         flags.summary_dir = os.path.join(flags.disk_path, "log/")
+    # a file in the way, an unwritable place: one error line before anything is written
+    created = prepare_output_dir(flags.disk_path, "--disk_path")
     try:
-        os.makedirs(flags.disk_path, exist_ok=True)
-        os.makedirs(flags.summary_dir, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create '{err.filename}': {err.strerror}; choose another "
-                        "--disk_path / --summary_dir") from None
-    log = Log(flags.summary_dir)
+        created_log = prepare_output_dir(flags.summary_dir, "--summary_dir")
+    except UserError:
+        remove_if_empty(created)
+        raise
+    notes = []     # the lock's note about a stale lock, for the log once it is open
     try:
-        return run(flags, videos, log)
-    finally:
-        log.close()
+        # one run at a time: two runs would write the same scenes and downloads
+        with FolderLock(flags.disk_path, "--disk_path folder", log=notes.append):
+            log = Log(flags.summary_dir)
+            try:
+                for note in notes:
+                    log(note)
+                return run(flags, videos, log)
+            finally:
+                log.close()
+    except BaseException:
+        remove_if_empty(created_log)      # folders made for nothing (the lock was refused, ...)
+        remove_if_empty(created)
+        raise
 
 
 def run(flags, videos, log):
@@ -339,14 +617,21 @@ def run(flags, videos, log):
     total = sum(len(v.starts) for v in videos)
     log("Try loading %dx%d." % (total, flags.duration))
     stable = scene_ids(videos, flags.start_id)
+    downloads = Downloads(flags.disk_path)
 
-    def all_complete(k):   # skip fetching a video whose scenes are all there (stable ids only)
+    def states(k, ids):
+        return [scene_state(scene_dir(flags, scene_id), scene_stamp(videos[k], start, flags), flags)
+                for scene_id, start in zip(ids, videos[k].starts)]
+
+    def stable_ids(k):
+        return [stable[(k, j)] for j in range(len(videos[k].starts))]
+
+    def nothing_to_write(k):   # skip fetching such a video (stable ids only)
         if flags.TEST or flags.original_numbering:
             return False
-        return all(scene_complete(scene_dir(flags, stable[(k, j)]), flags.duration)
-                   for j in range(len(videos[k].starts)))
+        return all(action != WRITE for action, _ in states(k, stable_ids(k)))
 
-    prefetch = Prefetcher(videos, flags, log, all_complete)
+    prefetch = Prefetcher(videos, flags, log, nothing_to_write, downloads)
     succeeded, report = [], []
     valid_videos, scenes_ok, scenes_failed = 0, 0, 0
     started = time.time()
@@ -354,12 +639,26 @@ def run(flags, videos, log):
         log(video.source)
         fetched = prefetch.get(k)
         if fetched is None:
-            ids = [stable[(k, j)] for j in range(len(video.starts))]
-            log(f"all {len(ids)} scenes of {video.name} are complete, skipped")
+            ids = stable_ids(k)
+            failed = []
+            for scene_id, (action, detail) in zip(ids, states(k, ids)):
+                folder = scene_dir(flags, scene_id)
+                if action == REFUSE:
+                    failed.append(scene_id)
+                    log("folder %s: INCOMPLETE - %s" % (folder, detail))
+                elif detail:
+                    log("folder %s: complete, %s" % (folder, detail))
+            if failed:
+                log(f"no scene of {video.name} to cut: not downloaded")
+                status = f"{len(failed)} scene(s) incomplete"
+            else:
+                log(f"all {len(ids)} scenes of {video.name} are complete, skipped")
+                status = "complete already"
             succeeded.append(True)
             valid_videos += 1
-            scenes_ok += len(ids)
-            report.append((video, "complete already", ids, []))
+            scenes_ok += len(ids) - len(failed)
+            scenes_failed += len(failed)
+            report.append((video, status, ids, failed))
             continue
         reason = fetched.error
         if reason is None and fetched.path:
@@ -369,12 +668,18 @@ def run(flags, videos, log):
                 fetched.width, fetched.height = info["width"], info["height"]
             except UserError as err:
                 reason = str(err)
+                if fetched.downloaded:
+                    reason += "; " + reject_download(fetched.path, downloads)
         if reason:
             log("Skipped invalid link or other error: %s (%s)" % (video.source, reason))
         elif fetched.width is not None and (fetched.width < flags.min_size
                                             or fetched.height < flags.min_size):
             reason = "small size %dx%d" % (fetched.width, fetched.height)
             log("Skipped videos of small size %dx%d" % (fetched.width, fetched.height))
+        elif fetched.width is not None and scaled_size(fetched.width, fetched.height,
+                                                       flags.scale) is None:
+            reason = too_small_reason(fetched.width, fetched.height, flags.scale)
+            log("Skipped %s: %s" % (video.source, reason))
         succeeded.append(reason is None)
         if reason:
             report.append((video, "failed: " + reason, [], []))
@@ -384,42 +689,51 @@ def run(flags, videos, log):
             ids_map = scene_ids(videos[:k + 1], flags.start_id, succeeded)
             ids = [ids_map[(k, j)] for j in range(len(video.starts))]
         else:
-            ids = [stable[(k, j)] for j in range(len(video.starts))]
+            ids = stable_ids(k)
         size = ("[%d,%d]" % (fetched.width, fetched.height) if fetched.width is not None
                 else "[unknown size]")
         # the original logs "//2" for its fixed 0.5; other --scale values are shown as "*s"
         size += "//2" if flags.scale == 0.5 else "*%g" % flags.scale
-        todo, failed = [], []
-        for scene_id, start in zip(ids, video.starts):
+        todo, failed, plans = [], [], {}
+        for scene_id, start, (action, detail) in zip(ids, video.starts, states(k, ids)):
             folder = scene_dir(flags, scene_id)
             source = fetched.path or video.source
             if flags.TEST:
                 log("folder %s: %dx%s at frame %d of %s (TEST: not written)"
                     % (folder, flags.duration, size, start, source))
-            elif scene_complete(folder, flags.duration):
-                log("folder %s: complete, skipped" % folder)
+            elif action == DONE:
+                log("folder %s: complete, %s" % (folder, detail or "skipped"))
+            elif action == REFUSE:
+                failed.append(scene_id)
+                log("folder %s: INCOMPLETE - %s" % (folder, detail))
             else:
-                log("folder %s: %dx%s at frame %d of %s"
-                    % (folder, flags.duration, size, start, source))
+                log("folder %s: %dx%s at frame %d of %s%s"
+                    % (folder, flags.duration, size, start, source,
+                       " (replacing its frames: --overwrite)" if detail else ""))
                 todo.append((folder, start))
+                plans[folder] = (scene_stamp(video, start, flags), detail)
+        damaged = False
         if todo:
-            results = extract_scenes(fetched.path, todo, flags.duration, log, video.name,
-                                     flags.scale)
+            results, damaged = extract_scenes(
+                fetched.path, todo, flags.duration, video.name, flags.scale,
+                prepare=lambda folder: prepare_scene(folder, *plans[folder]))
             for scene_id in ids:
                 folder = scene_dir(flags, scene_id)
                 if results.get(folder):
                     failed.append(scene_id)
                     log("folder %s: INCOMPLETE - %s" % (folder, results[folder]))
+        if damaged and fetched.downloaded:
+            log("%s: %s" % (fetched.path, reject_download(fetched.path, downloads)))
         if flags.TEST:
             status = "checked (TEST)"
         else:
+            failed.sort()
             status = "ok" if not failed else f"{len(failed)} scene(s) incomplete"
             scenes_ok += len(ids) - len(failed)
             scenes_failed += len(failed)
         report.append((video, status, ids, failed))
-        if not flags.TEST and flags.REMOVE and fetched.downloaded and fetched.path:
-            log("remove %s" % fetched.path)
-            os.remove(fetched.path)
+        if not flags.TEST and flags.REMOVE and fetched.downloaded and not damaged:
+            remove_download(fetched.path, failed, downloads, log)
 
     log("")
     log("Summary (%.0f s):" % (time.time() - started))
@@ -443,6 +757,21 @@ def run(flags, videos, log):
                 "the others keep their ids.")
     log("log file: %s" % log.path)
     return 1 if bad else 0
+
+
+def remove_download(path, failed, downloads, log):
+    """--REMOVE: delete a download once all its scenes are complete; with scenes still missing
+    the rerun needs it, so it stays."""
+    if failed:
+        log("keep %s for the rerun: %d of its scenes are incomplete" % (path, len(failed)))
+        return
+    log("remove %s" % path)
+    try:
+        os.remove(path)
+    except OSError as err:
+        log("cannot remove %s: %s" % (path, err.strerror or err))
+        return
+    downloads.forget(path)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,13 @@ def run(tmp_path, lines, *flags, out="out"):
     return status, disk, logs[-1].read_text()
 
 
+def frames_in(folder):
+    """The files of a scene folder but its record of what it holds (.dataprepare.json)."""
+    names = sorted(os.listdir(folder))
+    assert dataPrepare.STAMP_NAME in names
+    return [n for n in names if n != dataPrepare.STAMP_NAME]
+
+
 def scenes(disk):
     return sorted(p.name for p in disk.iterdir() if p.name.startswith("scene_"))
 
@@ -113,7 +120,7 @@ def test_local_files_exact_frames_default_duration_and_rerun(tmp_path, shared):
     assert status == 0
     assert scenes(disk) == ["scene_0010", "scene_0011", "scene_0012"]
     for name in scenes(disk):
-        assert sorted(os.listdir(disk / name)) == [f"col_high_{i:04d}.png" for i in range(6)]
+        assert frames_in(disk / name) == [f"col_high_{i:04d}.png" for i in range(6)]
     ref = frames_by_opencv(vid["cockatoo"], {100, 105})
     for i, index in ((0, 100), (5, 105)):
         ours = read_image_rgb8(str(disk / "scene_0011" / f"col_high_{i:04d}.png"))
@@ -134,12 +141,12 @@ def test_local_files_exact_frames_default_duration_and_rerun(tmp_path, shared):
     assert os.stat(kept).st_mtime == 1_000_000
     np.testing.assert_array_equal(read_image_rgb8(str(disk / "scene_0011" / "col_high_0003.png")),
                                   frames_by_opencv(vid["cockatoo"], {103})[103])
-    assert sorted(os.listdir(disk / "scene_0011")) == [f"col_high_{i:04d}.png" for i in range(6)]
+    assert frames_in(disk / "scene_0011") == [f"col_high_{i:04d}.png" for i in range(6)]
 
     # the default duration (120 frames) and a scene past the end of the video reported
     status, disk, log = run(tmp_path, [f"{vid['bigbuckbunny']} 12 20"], out="full")
     assert status == 1
-    assert sorted(os.listdir(disk / "scene_2000")) == [f"col_high_{i:04d}.png" for i in range(120)]
+    assert frames_in(disk / "scene_2000") == [f"col_high_{i:04d}.png" for i in range(120)]
     assert "scene_2001: INCOMPLETE" in log and "132 frames" in log
     assert os.path.exists(vid["bigbuckbunny"])      # --REMOVE never deletes local files
 
@@ -163,7 +170,7 @@ def test_ytdlp_generic_download_dead_link_remove_and_rerun(tmp_path, shared):
         assert scenes(disk) == ["scene_2000", "scene_2001", "scene_2003"]
         assert "Skipped invalid link or other error: " + server.url("/v/dead.mp4") in log
         assert "404" in log
-        assert sorted(os.listdir(disk / "scene_2003")) == [f"col_high_{i:04d}.png" for i in range(4)]
+        assert frames_in(disk / "scene_2003") == [f"col_high_{i:04d}.png" for i in range(4)]
         np.testing.assert_array_equal(
             read_image_rgb8(str(disk / "scene_2001" / "col_high_0001.png")),
             frames_by_opencv(videos(shared)["cockatoo"], {41})[41])
