@@ -232,9 +232,12 @@ class Downloads:
         return entry if same else None
 
     def record(self, path, source):
+        try:
+            size = os.path.getsize(path)
+        except OSError as err:
+            raise UserError(f"cannot read the download '{path}': {err.strerror or err}") from None
         with self._lock:
-            self._entries[os.path.basename(path)] = {"source": source,
-                                                     "size": os.path.getsize(path)}
+            self._entries[os.path.basename(path)] = {"source": source, "size": size}
             self._save()
 
     def forget(self, path):
@@ -398,7 +401,6 @@ def scene_state(folder, stamp, flags):
     ones are kept (existing data sets stay usable); incomplete ones holding frames are refused,
     since the frames may be the user's.
     """
-    name = os.path.basename(folder)
     if not os.path.lexists(folder):
         return WRITE, False
     if not os.path.isdir(folder):
@@ -421,16 +423,19 @@ def scene_state(folder, stamp, flags):
                       recorded.get("scale")))
         if flags.overwrite:
             return WRITE, True
-        return REFUSE, f"{name}: {why}; move it away or pass --overwrite"
+        return REFUSE, f"{why}; move it away or pass --overwrite"
     if scene_complete(folder, flags.duration):
         return DONE, ("no record of its source (made by an older version or the original "
                       "script?); kept as it is, move it away to cut it again")
-    frames = [entry for entry in os.listdir(folder) if FRAME_FILE.fullmatch(entry)]
+    try:
+        frames = [entry for entry in os.listdir(folder) if FRAME_FILE.fullmatch(entry)]
+    except OSError as err:
+        return REFUSE, f"cannot read the folder: {err.strerror or err}"
     if not frames:
         return WRITE, False
     if flags.overwrite:
         return WRITE, True
-    return REFUSE, (f"{name} holds {len(frames)} frame(s) that dataPrepare has no record of "
+    return REFUSE, (f"it holds {len(frames)} frame(s) that dataPrepare has no record of "
                     "writing (yours?); move it away or pass --overwrite")
 
 
@@ -586,6 +591,10 @@ def main(argv=None):
         videos = read_video_list(flags.video_list)
     else:
         videos = official_videos()
+    # every video is probed and decoded with ffmpeg: without it each one would fail (and each
+    # download would be taken for a damaged one), so say so once, before anything is written
+    from lib.io.video_io import ffmpeg_exe
+    ffmpeg_exe()
     if flags.summary_dir == "":
         flags.summary_dir = os.path.join(flags.disk_path, "log/")
     # a file in the way, an unwritable place: one error line before anything is written

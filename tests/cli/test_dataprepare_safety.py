@@ -163,7 +163,8 @@ def test_full_disk_while_writing_frames_says_so(tmp_path, clips, monkeypatch):
     assert frames(disk / "scene_2000") == []
 
 
-def test_empty_values_negative_min_size_folder_source_and_stdout_list(tmp_path, capsys):
+def test_empty_values_negative_min_size_folder_source_and_stdout_list(tmp_path, capsys,
+                                                                      monkeypatch):
     for flag in ("--video_list", "--write_video_list"):
         with pytest.raises(UserError, match=f"^{flag} is empty"):
             dataPrepare.main([flag, "", "--disk_path", str(tmp_path / "d")])
@@ -180,6 +181,15 @@ def test_empty_values_negative_min_size_folder_source_and_stdout_list(tmp_path, 
     assert not (tmp_path / "-").exists()
     from lib.io.video_list import official_videos, video_list_text
     assert capsys.readouterr().out == video_list_text(official_videos())
+    # without ffmpeg: one line before anything is written (not every video failing, and every
+    # download taken for a damaged one)
+    import lib.io.video_io as video_io
+    (tmp_path / "l.txt").write_text("x.mp4 0\n")
+    with monkeypatch.context() as patch, pytest.raises(UserError, match="no ffmpeg binary"):
+        patch.setattr(video_io, "find_ffmpeg", lambda: None)
+        dataPrepare.main(["--video_list", str(tmp_path / "l.txt"), "--disk_path",
+                          str(tmp_path / "d")])
+    assert not (tmp_path / "d").exists()
     (tmp_path / "clip_folder").mkdir()
     status, _, log = prepare(tmp_path, [f"{tmp_path / 'clip_folder'} 0"])
     assert status == 1 and "is a folder, not a video file" in log
@@ -238,7 +248,7 @@ def test_rerun_with_other_settings_refuses_stale_scenes_until_overwrite(tmp_path
                                (["--scale", "1.0"], [f"{clips['b']} 0 10"], clips["a"])):
         status, disk, log = prepare(tmp_path, lines, *flags)
         assert status == 1
-        assert "scene_2000: INCOMPLETE - scene_2000: it holds frames of" in log and what in log
+        assert "scene_2000: INCOMPLETE - it holds frames of" in log and what in log
         assert "move it away or pass --overwrite" in log and "complete already" not in log
         assert snapshot(scene) == before
     # a shorter --duration: also refused, and with --overwrite the old frames all go
@@ -259,7 +269,8 @@ def test_original_numbering_rerun_never_mislabels_scenes(tmp_path, clips):
     make_clip(a)
     status, disk, log = prepare(tmp_path, lines, "--original_numbering")
     assert status == 1
-    assert f"scene_2000: it holds frames of {clips['b']}" in log    # A may not take B's scene
+    # A may not take B's scene
+    assert f"scene_2000: INCOMPLETE - it holds frames of {clips['b']}" in log
     assert snapshot(disk / "scene_2000") == b_frames
     assert json.loads((disk / "scene_2001" / STAMP).read_text())["source"] == clips["b"]
 
@@ -271,7 +282,8 @@ def test_frames_without_record_are_refused_or_kept(tmp_path, clips):
     (mine / "col_high_0000.png").write_bytes(b"my own frame")
     status, disk, log = prepare(tmp_path, [f"{clips['a']} 0 10"])
     assert status == 1
-    assert "scene_2000 holds 1 frame(s) that dataPrepare has no record of writing" in log
+    assert ("scene_2000: INCOMPLETE - it holds 1 frame(s) that dataPrepare has no record of "
+            "writing") in log
     assert (mine / "col_high_0000.png").read_bytes() == b"my own frame"
     assert frames(disk / "scene_2001") == [f"col_high_{i:04d}.png" for i in range(5)]
     status, disk, log = prepare(tmp_path, [f"{clips['a']} 0 10"], "--overwrite")
