@@ -56,6 +56,16 @@ def temp_prefix(path):
     return f".{os.path.basename(os.path.normpath(path))}."
 
 
+# tempfile's random part of a name (mkstemp/mkdtemp: 8 characters of _RandomNameSequence)
+_RANDOM_CHARS = 8
+
+
+def longest_temp_name(path):
+    """The length-defining temporary name of ``path`` (its random part as 'x's): checked against
+    the file system's name limit before a run, so a long name fails at once, not mid-run."""
+    return f"{temp_prefix(path)}{'x' * _RANDOM_CHARS}{PARTIAL}"
+
+
 def is_leftover(name, target_name=None):
     """True when ``name`` is a temporary of this module (of ``target_name`` when given)."""
     if target_name is not None:

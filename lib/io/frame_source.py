@@ -80,9 +80,25 @@ def _folder_source(folder, limit, degrade, report=print):
             yield _degrade(image) if degrade else image
 
     names = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    _check_distinct_names(names, paths, folder)
     label = os.path.basename(os.path.normpath(folder))
     return FrameSource(names, (width, height), DEFAULT_FPS, frames, label, path=folder,
                        degrade=degrade)
+
+
+def _check_distinct_names(names, paths, folder):
+    """Each frame gets its own output name: ``0002.png`` and ``0002.PNG`` (the extension is not
+    part of the output name) would both be written as ``<output_name>_0002.<ext>``, one result
+    silently lost. Names differing only in case collide too, on case-insensitive file systems
+    (and for anyone copying the outputs to one)."""
+    seen = {}
+    for name, path in zip(names, paths):
+        other = seen.setdefault(name.casefold(), path)
+        if other is not path:
+            raise UserError(f"frames '{os.path.basename(other)}' and '{os.path.basename(path)}' "
+                            f"of '{folder}' would get the same output name (outputs are named "
+                            "after the frame without its extension, and names differing only "
+                            "in case collide on many file systems); rename or remove one")
 
 
 def check_input_len(input_dir_len):

@@ -21,6 +21,16 @@
 * Frames are written through unique temporaries (:mod:`lib.io.atomic`) and renamed, so a killed
   run never leaves a half frame under a final name; leftovers of a killed run are cleaned up and do
   not block a rerun.
+* A rerun of the same clip that would write fewer outputs than the manifest records (a smaller
+  --input_dir_len, a shorter clip at the same path) is refused without ``--overwrite``: the
+  recorded outputs it would not write again are neither removed silently nor left to mix with the
+  new ones.
+* In a folder without a manifest, a file of a planned name is replaced only when it is one of our
+  frames: an image of the output size, or empty (what versions before the atomic writes left when
+  killed). Anything else there (a text file, an image of another size) is the user's: refused
+  without ``--overwrite``, naming it.
+* A planned output that is a folder (or another non-file), and names too long for the file system
+  (the final one or its temporary), are refused up front, even with ``--overwrite``.
 """
 import json
 import os
@@ -109,7 +119,9 @@ class OutputPlan:
         self._to_delete = []
         self._begun = False
         self._lock = None
+        self._check_name_lengths()
         self._check_inputs_safe()
+        self._check_targets()
         self._check_existing()
 
     def _planned_names(self):
@@ -152,6 +164,48 @@ class OutputPlan:
                     not os.path.lexists(path) and os.path.realpath(path) == source:
                 raise UserError(f"output '{path}' would be written over the input "
                                 f"'{self._input}'; give another --output_dir or --output_name")
+
+    def _targets(self):
+        return [self.video_path] if self.is_video else list(self.paths.values())
+
+    def _check_name_lengths(self):
+        """Every name this run creates fits the file system: the output folders still to be made,
+        each output and its temporary (``.NAME.<random>.partial``, 18 bytes longer), so a long
+        --output_name fails here, not mid-run with frames already written and recorded."""
+        existing, missing = os.path.abspath(self.image_dir), []
+        while not os.path.isdir(existing):
+            missing.append(os.path.basename(existing))
+            existing = os.path.dirname(existing)
+        try:
+            name_max = os.pathconf(existing, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            name_max = None
+        name_max = name_max if name_max and name_max > 0 else 255
+        for name in missing:
+            if len(os.fsencode(name)) > name_max:
+                raise UserError(f"the folder name '{name}' of --output_dir/--output_pre is "
+                                f"{len(os.fsencode(name))} bytes, more than the {name_max} the "
+                                "file system allows; choose a shorter one")
+        longest = max(self._targets(), key=lambda path: len(os.fsencode(os.path.basename(path))))
+        final = os.fsencode(os.path.basename(longest))
+        temporary = len(os.fsencode(atomic.longest_temp_name(longest)))
+        if temporary > name_max:
+            room = name_max - (temporary - len(os.fsencode(self.output_name)))
+            fix = (f"choose a shorter --output_name (at most {room} bytes here)" if room > 0
+                   else "rename the input (its frame names are too long for it)")
+            raise UserError(f"output name '{os.path.basename(longest)}' ({len(final)} bytes) is "
+                            f"too long: written under a temporary name of {temporary} bytes first, "
+                            f"it exceeds the {name_max} bytes the file system allows for a name; "
+                            f"{fix}")
+
+    def _check_targets(self):
+        """A planned output that exists as a folder (or a FIFO, a device...) cannot be replaced by
+        a file: refused before any work, with or without --overwrite (which removes only files)."""
+        for path in self._targets():
+            if os.path.exists(path) and not os.path.isfile(path):
+                kind = "a folder" if os.path.isdir(path) else "not a regular file"
+                raise UserError(f"output '{path}' exists and is {kind}; move it away, or choose "
+                                "another --output_dir/--output_name")
 
     def _existing_outputs(self):
         if self.is_video:
@@ -221,6 +275,17 @@ class OutputPlan:
                                  f"blocks; this run uses '{self.identity.get('checkpoint')}', "
                                  f"{self.identity.get('num_resblock')} blocks)")
                 self._to_delete = self._recorded_ours(record, existing)
+                if self._to_delete and not self.overwrite:
+                    # A shorter rerun (--input_dir_len, or a shorter clip at the same path):
+                    # the earlier run's other frames are computed results; neither remove them
+                    # unasked nor leave them to mix with this run's.
+                    count = len(self._to_delete)
+                    raise UserError(
+                        f"output folder '{self.image_dir}' holds {count} recorded output"
+                        f"{'s' if count > 1 else ''} of an earlier run of this input "
+                        f"({record.get('frames')} frames) that this run ({len(self.paths)} "
+                        f"frames) would not write again, e.g. '{self._to_delete[-1]}'; "
+                        "--overwrite removes them, or choose another --output_dir/--output_pre")
                 return
             if not self.overwrite:
                 size = record.get("lr_size") or [0, 0]
@@ -236,22 +301,34 @@ class OutputPlan:
                 raise UserError(f"'{self.video_path}' already exists; use --overwrite to "
                                 "replace it")
             return
+        if self.overwrite:
+            return      # No manifest: nothing proves the other files are ours; none is removed.
         foreign = sorted(set(existing) - planned)
-        ours = sorted(set(existing) & planned)
-        wrong_size = [n for n in ours[:1] if self._readable_size(n) not in (None, self.hr_size)]
-        if (foreign or wrong_size) and not self.overwrite:
-            example = (foreign or wrong_size)[0]
-            why = "frames of another clip" if foreign else "frames of another size"
-            self._refuse(f"{why} (e.g. '{example}')")
-        # No manifest: nothing proves the other files are ours, so --overwrite removes none.
+        if foreign:
+            self._refuse(f"frames of another clip (e.g. '{foreign[0]}')")
+        for name in sorted(set(existing) & planned, key=sort_key(self.paths)):
+            why = self._not_our_frame(name)
+            if why:
+                self._refuse(f"'{name}', {why}, which this run would replace")
 
-    def _readable_size(self, name):
-        """Size of an existing output, or None when it is broken (a killed run's): then it is
-        simply written again and must not block the rerun."""
+    def _not_our_frame(self, name):
+        """Why the existing ``name`` (a planned output, in a folder without a manifest) cannot be
+        a frame of ours, or None when it can: an image of the output size (an earlier run of the
+        original code or of a version before the manifest), or an empty file (what a version
+        before the atomic writes left when killed). Since frames are written atomically, no run
+        leaves anything else under a final name, so a file that is no image of this size is the
+        user's."""
+        path = os.path.join(self.image_dir, name)
         try:
-            return image_size(os.path.join(self.image_dir, name))
-        except UserError:
-            return None
+            if os.path.getsize(path) == 0:
+                return None
+            size = image_size(path)
+        except (OSError, UserError):
+            return "not an image this run could have written"
+        if size != self.hr_size:
+            return (f"an image of {size[0]}x{size[1]}, not of this run's "
+                    f"{self.hr_size[0]}x{self.hr_size[1]}")
+        return None
 
     # -- changes, once everything has been checked ---------------------------------------------
     def begin(self):
@@ -266,6 +343,7 @@ class OutputPlan:
         try:
             lock.acquire()
             self._check_inputs_safe()
+            self._check_targets()
             self._check_existing()
         except BaseException:
             lock.release()
@@ -303,6 +381,12 @@ class OutputPlan:
     @property
     def output(self):
         return self.video_path if self.is_video else self.image_dir
+
+
+def sort_key(paths):
+    """Existing output names in the clip's order (the first of them is named in a refusal)."""
+    order = {os.path.basename(p): i for i, p in enumerate(paths.values())}
+    return lambda name: order.get(name, len(order))
 
 
 def _remove_quietly(path):
