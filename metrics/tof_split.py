@@ -87,8 +87,49 @@ def parse_args(argv=None):
     parser.add_argument("--num_resblock", type=int, default=None,
                         help="residual blocks of the generator (10: shipped models); default: each "
                         "checkpoint's own, read from it")
-    parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    parser.add_argument("--json", default=None, help="also write the numbers to this JSON file "
+                        "(a new file: an existing one needs --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="let --json replace an existing file")
     return parser.parse_args(argv)
+
+
+def check_json_output(path, overwrite, checkpoints, val_dir):
+    """UserError unless ``path`` (--json) may be written: not an existing file without
+    ``overwrite``, never one of the checkpoint files being scored nor anything under ``val_dir``
+    (links resolved)."""
+    import glob
+
+    from lib.io.output_plan import check_writable_folder
+    if not path:
+        raise UserError("--json is empty")
+    if os.path.isdir(path):
+        raise UserError(f"--json '{path}' is a folder; give a file name")
+    if os.path.lexists(path) and not overwrite:
+        raise UserError(f"--json '{path}' exists already; nothing was written. Choose another "
+                        "name, or add --overwrite to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    check_writable_folder(folder, "--json")
+    real = os.path.realpath(path)
+    val = os.path.realpath(val_dir)
+    if os.path.commonpath([real, val]) == val:
+        raise UserError(f"--json '{path}' is inside --val_dir '{val_dir}', the frames being "
+                        "scored; give a file elsewhere")
+    for prefix in checkpoints:
+        files = glob.glob(glob.escape(prefix) + ".*")
+        files.append(os.path.join(os.path.dirname(prefix), "checkpoint"))   # TF's state file
+        if any(os.path.realpath(f) == real for f in files if os.path.lexists(f)):
+            raise UserError(f"--json '{path}' is a file of the checkpoint '{prefix}' being "
+                            "scored; give another file name")
+    os.makedirs(folder, exist_ok=True)      # only now: never a new folder in --val_dir
+
+
+def write_json(path, result):
+    """``result`` as strict JSON (NaN, a texture bin without pixels, as null), replacing ``path``
+    whole: an error or a full disk leaves it as it was."""
+    from lib.io.output_paths import write_text_atomically
+    from metrics.validate import no_nan
+    write_text_atomically(path, json.dumps(no_nan(result), indent=1, allow_nan=False), "--json")
 
 
 def split_all(scenes, checkpoints, num_resblock):
@@ -98,9 +139,10 @@ def split_all(scenes, checkpoints, num_resblock):
     import_tensorflow()
     from metrics import val_scoring
     from metrics.val_scenes import load_frames
+    outputs = val_scoring.methods_with_outputs(checkpoints, num_resblock)   # checked first
     frames = {scene.name: load_frames(scene) for scene in scenes}
     methods = []
-    for method, make_outputs in val_scoring.methods_with_outputs(checkpoints, num_resblock):
+    for method, make_outputs in outputs:
         methods.append({"method": method, "scenes": {
             name: tof_by_texture(hr, make_outputs(lr)) for name, (hr, lr) in frames.items()}})
     return {"bins": bin_names(), "methods": methods}
@@ -125,20 +167,22 @@ def table(result):
 
 
 def main(argv=None):
-    from metrics.validate import check_json_path, list_checkpoints
+    from metrics.validate import list_checkpoints
     from metrics.val_scenes import find_scenes
     args = parse_args(argv)
-    check_json_path(args.json)
+    if args.json == "":
+        raise UserError("--json is empty")
     if not args.checkpoint:
         raise UserError("give --checkpoint PREFIX (repeatable)")
     args.run_dir, args.reference = [], None
     checkpoints, _ = list_checkpoints(args)
     scenes = find_scenes(args.val_dir)
+    if args.json is not None:
+        check_json_output(args.json, args.overwrite, checkpoints, args.val_dir)
     result = split_all(scenes, checkpoints, args.num_resblock)
     print(table(result))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(result, handle, indent=1)
+    if args.json is not None:
+        write_json(args.json, result)
         print(f"numbers written to {args.json}")
     return 0
 

@@ -70,10 +70,23 @@ class MethodOutputs:
         self.num_resblock = num_resblock
         self.runners = {}
 
+    def blocks(self, checkpoint):
+        """The generator size for ``checkpoint``: its own block count, which a given
+        ``num_resblock`` must equal. Read from the checkpoint's index before anything is built:
+        a generator of --num_resblock 99999 takes hours to build only to be refused by the
+        loader."""
+        blocks = checkpoint_blocks(checkpoint)
+        if self.num_resblock is not None and self.num_resblock != blocks:
+            from lib.errors import UserError
+            raise UserError(f"checkpoint '{checkpoint}' has a generator with {blocks} residual "
+                            f"blocks, not --num_resblock {self.num_resblock}; give "
+                            f"--num_resblock {blocks} or leave it out (read from each checkpoint)")
+        return blocks
+
     def __call__(self, method):
         if method == BICUBIC:
             return bicubic_outputs
-        blocks = self.num_resblock if self.num_resblock is not None else checkpoint_blocks(method)
+        blocks = self.blocks(method)
         if blocks not in self.runners:
             self.runners[blocks] = CheckpointRunner(blocks, method)
         else:
@@ -94,10 +107,13 @@ def checkpoint_blocks(checkpoint):
 
 def methods_with_outputs(checkpoints, num_resblock):
     """``(BICUBIC, bicubic_outputs)`` first, then ``(checkpoint, super_resolve)`` for each
-    checkpoint in turn (:class:`MethodOutputs`)."""
+    checkpoint in turn (:class:`MethodOutputs`), lazily. Every checkpoint's block count is
+    checked at the call, before any scoring: a bad last checkpoint is not found after the
+    others were scored."""
     outputs = MethodOutputs(num_resblock)
-    for method in (BICUBIC, *checkpoints):
-        yield method, outputs(method)
+    for checkpoint in checkpoints:
+        outputs.blocks(checkpoint)
+    return ((method, outputs(method)) for method in (BICUBIC, *checkpoints))
 
 
 def bicubic_outputs(lr_frames):

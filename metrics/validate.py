@@ -365,6 +365,8 @@ def check_json_path(path):
     from lib.io.output_plan import check_writable_folder
     if path is None:
         return
+    if not path:        # else it would be taken for "no --json" and nothing written
+        raise UserError("--json is empty")
     if os.path.isdir(path):
         raise UserError(f"--json '{path}' is a folder; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
@@ -395,10 +397,14 @@ def score_method(method, make_outputs, frames, lpips_metric):
 
 def evaluate_all(scenes, checkpoints, num_resblock, lpips_mode, log=print):
     """{"scenes": {name: frames}, "methods": [{"method", "scenes": {name: metrics}, "mean"}]}."""
+    from lib.project import import_tensorflow
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import_tensorflow()                 # quietly, before val_scoring imports it
     from metrics import val_scoring
+    methods = val_scoring.methods_with_outputs(checkpoints, num_resblock)   # checked first
     frames, lpips_metric = load_scoring(scenes, lpips_mode)
     results = []
-    for method, make_outputs in val_scoring.methods_with_outputs(checkpoints, num_resblock):
+    for method, make_outputs in methods:
         results.append(score_method(method, make_outputs, frames, lpips_metric))
         log(f"scored {method}")
     return {"scenes": {name: len(hr) for name, (hr, _lr) in frames.items()}, "methods": results}

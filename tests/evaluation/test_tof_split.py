@@ -98,3 +98,61 @@ def test_bad_inputs_are_one_error_line(scene_and_model, tmp_path):
                                "--val_dir", root / "val"]), "not found")
     assert_one_error(*run_cli(["-m", "metrics.tof_split", "--checkpoint", model, "--val_dir",
                                root / "val", "--json", tmp_path]), "is a folder")
+
+
+def _one_error(argv, capsys):
+    from lib.errors import run_cli as run
+    from metrics.tof_split import main
+    with pytest.raises(SystemExit) as exc:
+        run(main, [str(a) for a in argv])
+    captured = capsys.readouterr()
+    assert exc.value.code == 2 and "Traceback" not in captured.out + captured.err
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    return captured.err
+
+
+def test_json_never_replaces_a_file_unasked_nor_an_input(scene_and_model, tmp_path, capsys):
+    """--json was opened with plain open('w'): any file, the checkpoint's .index included, was
+    overwritten (after the scoring, so the error came too late to help)."""
+    from cli_helpers import tree_hashes
+    root, model = scene_and_model
+    base = ["--checkpoint", model, "--val_dir", root / "val"]
+    kept = tmp_path / "kept.json"
+    kept.write_text("the user's numbers")
+    before = tree_hashes(tmp_path, root)
+    assert "--json is empty" in _one_error(base + ["--json", ""], capsys)
+    assert f"--json '{kept}' exists already" in _one_error(base + ["--json", kept], capsys)
+    err = _one_error(base + ["--json", model + ".index", "--overwrite"], capsys)
+    assert "is a file of the checkpoint" in err
+    inside = root / "val" / "new" / "split.json"
+    err = _one_error(base + ["--json", inside, "--overwrite"], capsys)
+    assert f"--json '{inside}' is inside --val_dir" in err
+    assert tree_hashes(tmp_path, root) == before
+    assert not (root / "val" / "new").exists()          # no empty 'scene' left in --val_dir
+
+
+def test_json_is_strict_and_written_whole(tmp_path):
+    from metrics.tof_split import write_json
+
+    def no_constants(name):
+        raise AssertionError(f"{name} in the JSON")
+    path = tmp_path / "split.json"
+    path.write_text("old")
+    write_json(str(path), {"tOF_in_bin": [0.5, float("nan")]})
+    assert json.loads(path.read_text(), parse_constant=no_constants) == {
+        "tOF_in_bin": [0.5, None]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["split.json"]   # no temporary left
+
+
+@pytest.mark.parametrize("module", ["metrics.tof_split", "metrics.validate"])
+def test_a_num_resblock_other_than_the_checkpoints_is_refused_before_building(
+        scene_and_model, module):
+    """--num_resblock 99999 built a 99999-block generator (hours) before the loader refused it."""
+    root, model = scene_and_model
+    extra = ["--lpips", "off"] if module == "metrics.validate" else []
+    status, stdout, stderr = run_cli(["-m", module, "--checkpoint", model, "--val_dir",
+                                      root / "val", "--num_resblock", "99999", *extra],
+                                     timeout=300)
+    assert_one_error(status, stdout, stderr, f"checkpoint '{model}' has a generator with 2 "
+                     "residual blocks, not --num_resblock 99999")
+    assert "scored" not in stdout                         # not even the bicubic baseline

@@ -497,3 +497,12 @@ def test_without_num_resblock_each_checkpoint_brings_its_own(setup, tmp_path):
         validate("--checkpoint", grown, "--val_dir", val, "--num_resblock", 2, "--lpips", "off")
     with pytest.raises(UserError, match="at least 1"):
         validate("--checkpoint", grown, "--val_dir", val, "--num_resblock", 0, "--lpips", "off")
+
+
+def test_an_empty_json_is_refused_not_taken_for_no_json(tmp_path, capsys):
+    """--json "" was falsy: the numbers were silently not written."""
+    from lib.errors import run_cli as run
+    from metrics.validate import main
+    with pytest.raises(SystemExit) as exc:
+        run(main, ["--val_dir", str(tmp_path), "--checkpoint", "x", "--json", ""])
+    assert exc.value.code == 2 and capsys.readouterr().err == "error: --json is empty\n"
