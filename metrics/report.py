@@ -38,6 +38,12 @@ RERUN = "the same command computes and writes every output again"
 TEXT = {"encoding": "utf-8", "errors": "backslashreplace"}
 
 
+def printable(text):
+    """``text`` with surrogate escapes (undecodable name bytes) as backslash escapes, for what
+    cannot take them (matplotlib's text rendering)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def cannot_write(path, err):
     """The one line for an OSError other than a full disk while writing ``path``."""
     from lib.errors import UserError
@@ -296,7 +302,7 @@ def plot_scenes(folder, folder_results):
                 ax.text(0.5, 0.5, "not computed", ha="center", va="center",
                         transform=ax.transAxes, color="grey")
         axes[-1].set_xlabel("frame index (sorted, 0-based)")
-        fig.suptitle(f"{scene}: metrics per frame")
+        fig.suptitle(f"{printable(scene)}: metrics per frame")
         fig.tight_layout()
         path = os.path.join(folder, f"{scene}.png")
         try:

@@ -159,7 +159,8 @@ def test_whole_file_and_the_log_name_the_file_on_any_write_error(tmp_path):
 
 def test_names_that_are_not_utf8_are_written_and_printed(tmp_path):
     root = os.fsencode(str(tmp_path))
-    gt = _write(os.fsdecode(root + b"/gt"), _frames(0))
+    gt = os.fsdecode(root + b"/gt\xfe")          # the scene name: plot title, CSV rows
+    os.rename(_write(str(tmp_path / "gt"), _frames(0)), gt)    # (cv2.imwrite needs UTF-8 paths)
     os.rename(os.path.join(gt, "0003.png"), os.fsdecode(os.fsencode(gt) + b"/0003\xe9.png"))
     out = _write(str(tmp_path / "res"), _frames(0, noise=8))
     output = os.fsdecode(root + b"/o\xff")
@@ -173,7 +174,8 @@ def test_names_that_are_not_utf8_are_written_and_printed(tmp_path):
     log = open(os.path.join(output, "metricsfile.txt"), encoding="utf-8").read()
     assert "Finished." in log and "\\udcff" in log
     tidy = open(os.path.join(output, "metrics_per_frame.csv"), encoding="utf-8").read()
-    assert "0003\\udce9.png" in tidy and text
+    assert "0003\\udce9.png" in tidy and "gt\\udcfe" in tidy and text
+    assert os.listdir(os.path.join(output, "plots")) == [os.fsdecode(b"gt\xfe.png")]
 
 
 # --- 7. bad frames found before the work; no half run in the log --------------------------------
