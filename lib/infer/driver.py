@@ -100,6 +100,7 @@ def _run(config, source, plan, generator, fnet):
     progress = _Progress(config, plan, len(source))
     clock = _Clock()
     state = None                    # (previous LR frame, previous output); None: a black warp
+    written = []
     with BackgroundWriter(plan, source, config.video_crf, progress.announce) as writer, progress:
         for step, ((name, rgb), warm) in enumerate(warmup_order(prefetch(source))):
             raise_if_interrupted()
@@ -110,18 +111,34 @@ def _run(config, source, plan, generator, fnet):
                 progress.warming_up(n_warmup - step)
             else:
                 writer.put(name, frame_u8)
+                written.append(name)
                 progress.frame_done()
+        if len(written) != len(source):
+            _clip_ended_early(source, plan, writer, written)
+    frames = len(written)
     # The original printed N + 5 here (its loop count, warm-up steps included); the clip's own
     # frame count is what users compare with their input. srtime still includes the warm-up.
-    print(f"total time {clock.srtime}, frame number {len(source)} (+{n_warmup} warm-up steps)")
+    print(f"total time {clock.srtime}, frame number {frames} (+{n_warmup} warm-up steps)")
     print(f"output: {plan.output}")
     end = time.perf_counter()
-    steps = len(source) + n_warmup
+    steps = frames + n_warmup
     # "frames" stays the number of network steps (warm-up included), as the benchmarks use it.
-    return {"seconds": clock.srtime, "frames": steps, "clip_frames": len(source),
+    return {"seconds": clock.srtime, "frames": steps, "clip_frames": frames,
             "warmup_frames": n_warmup, "loop_seconds": end - clock.start,
             "steady_seconds": end - clock.traced, "steady_frames": steps - clock.traced_steps,
             "tiles": upscaler.tiles.count, "output": plan.output}
+
+
+def _clip_ended_early(source, plan, writer, written):
+    """The input gave fewer frames than were counted before the run (a video whose packet count
+    overstates its frames in a way the count did not foresee): say so, and make the outputs
+    describe what was written: the manifest's frame count and files, the length of the sound."""
+    print(f"note: '{source.path or source.label}' gave {len(written)} frames, not the "
+          f"{len(source)} counted before the run; the output holds those {len(written)} frames")
+    if writer.video is not None:
+        writer.video.cut_audio(len(written) / source.fps)
+    if written:
+        plan.record_frames(written)
 
 
 def _network_input(name, rgb, height, width):

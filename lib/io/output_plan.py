@@ -374,6 +374,14 @@ class OutputPlan:
         except OSError as err:
             raise UserError(f"cannot write '{self._manifest_path()}': {err.strerror}") from None
 
+    def record_frames(self, names):
+        """The run wrote only the frames ``names`` (its input ended early): the manifest says
+        so, so a later run compares with what is really there."""
+        self.identity["frames"] = len(names)
+        if not self.is_video:
+            self.identity["files"] = sorted(os.path.basename(self.paths[n]) for n in names)
+        self._write_manifest()
+
     def write_frame(self, name, rgb):
         self.begin()
         write_image_rgb8_atomic(self.paths[name], rgb)
