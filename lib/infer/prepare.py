@@ -11,6 +11,7 @@ from lib.errors import UserError
 from lib.io.folder_lock import FolderLock
 from lib.io.frame_source import open_source
 from lib.io.output_plan import OutputPlan, check_writable_folder, input_identity, safe_subfolder
+from lib.logging_utils import log_file_problem
 from lib.models.checkpoint_files import checkpoint_prefix
 
 SHIPPED_HINT = ("fetch the official model with 'python3 runGan.py 0' (then --checkpoint "
@@ -63,6 +64,9 @@ def prepare_inference(config, report=print):
     check_writable_folder(config.output_dir, "--output_dir")
     check_writable_folder(image_dir, "--output_dir/--output_pre")
     check_writable_folder(summary_dir, "--summary_dir")
+    problem = log_file_problem(summary_dir)     # else found after TensorFlow and the checkpoint
+    if problem:
+        raise UserError(problem)
     identity = input_identity(source, config.checkpoint, config.num_resblock)
     plan = OutputPlan(image_dir, config.output_name, config.output_ext, source, config.overwrite,
                       identity)
