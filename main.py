@@ -15,10 +15,10 @@ import sys
 def _early_environment(argv):
     """Settings that must be in place before TensorFlow is imported."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    for i, arg in enumerate(argv):
-        if arg.startswith("--cudaID="):
+    for i, arg in enumerate(argv):        # absl takes -cudaID as well as --cudaID
+        if arg.startswith(("--cudaID=", "-cudaID=")):
             os.environ["CUDA_VISIBLE_DEVICES"] = arg.split("=", 1)[1]
-        elif arg == "--cudaID" and i + 1 < len(argv):
+        elif arg in ("--cudaID", "-cudaID") and i + 1 < len(argv):
             os.environ["CUDA_VISIBLE_DEVICES"] = argv[i + 1]
 
 

@@ -6,6 +6,7 @@
 the mode does not take is one ``error:`` line, exit status 2, and nothing runs.
 """
 import os
+import signal
 import subprocess
 import sys
 
@@ -23,14 +24,42 @@ RESULTS = "./results"
 
 
 def call_main(args):
-    """Run main.py as a child process (as the original did); Ctrl+C reaches the child too."""
-    cmd = main_command(args)
-    process = subprocess.Popen(cmd)
+    """Run main.py as a child process (as the original did) and return its exit status.
+
+    The child runs in its own session, and SIGINT and SIGTERM to this runner are passed on to it
+    exactly once (as lib/train/recipes.launch_forwarding_signals does for training): a Ctrl+C at
+    the terminal, a ``kill`` of this runner or of its process group all stop the child the same
+    way (it finishes its frame, releases the output folder and exits with 130), and it never
+    lives on as an orphan holding the output folder's lock."""
+    child = None
+    forwarded, pending = set(), []
+
+    def forward(signum, frame):
+        if child is None:           # before the child exists: sent as soon as it does
+            pending.append(signum)
+        elif signum not in forwarded and child.poll() is None:
+            forwarded.add(signum)
+            print(f"\nforwarding {signal.Signals(signum).name} to main.py; it stops after the "
+                  "current frame", file=sys.stderr, flush=True)
+            child.send_signal(signum)
+
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        # The child got the same SIGINT from the terminal; let it save and finish.
-        return process.wait()
+        sys.stdout.flush()          # this runner's lines come before the child's
+    except OSError:                 # a console that went away: the child's run still counts
+        pass
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        child = subprocess.Popen(main_command(args), start_new_session=True)
+        for signum in pending:
+            forward(signum, None)
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:   # a handler installed elsewhere; keep waiting
+                continue
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def mode_download(extra):
@@ -144,6 +173,9 @@ def mode_train(extra, tecogan):
 
 
 def _has_flag(args, name):
+    """Whether ``args`` give ``--name`` (or ``--name=V``). ``main`` has spelled every flag
+    ``--name`` (lib.flags.check_args), ``-name`` included, which absl takes too; only values
+    may still start with one dash, and they must not count as flags."""
     return any(a == f"--{name}" or a.startswith(f"--{name}=") for a in args)
 
 
@@ -155,7 +187,7 @@ def main(argv):
     if wants_help(extra):
         print(mode_help(mode))          # and nothing runs
         return 0
-    check_mode_args(mode, extra)
+    extra = check_mode_args(mode, extra)     # every flag spelled --name from here on
     print(f"Testing test case {mode}")
     if mode == 0:
         status = mode_download(extra)

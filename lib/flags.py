@@ -29,7 +29,9 @@ F.DEFINE_string("output_dir", None, "inference: image output folder; train: run 
 F.DEFINE_string("summary_dir", None, "log folder (logfile.txt) and tensorboard events")
 F.DEFINE_string("checkpoint", None, "checkpoint prefix to restore, e.g. ./model/TecoGAN")
 F.DEFINE_integer("num_resblock", 16, "generator residual blocks (16 TecoGAN, 10 FRVSR/mini)")
-F.DEFINE_integer("rand_seed", 1, "random seed for Python, NumPy and TensorFlow")
+# NumPy takes seeds of 0 .. 2**32 - 1 only; bounded here, anything else is one error line
+F.DEFINE_integer("rand_seed", 1, "random seed for Python, NumPy and TensorFlow", lower_bound=0,
+                 upper_bound=2 ** 32 - 1)
 F.DEFINE_string("cudaID", "0", "CUDA_VISIBLE_DEVICES")
 # beyond the original
 F.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "fp16"], "arithmetic: inference: the "
@@ -233,25 +235,32 @@ def check_args(args, specs, where, belongs_elsewhere=lambda name: None):
     """Raise one-line UserErrors for what ``where`` (e.g. 'runGan.py 1 (inference)') does not
     take: a flag not in ``specs`` ({name: takes a value}), a value flag at the end, a stray
     word. ``belongs_elsewhere(name)`` says where a known flag of another mode belongs, or None.
-    Values are skipped as the parsers do, so ``--vgg_scaling -1`` is one flag."""
+    Values are skipped as the parsers do, so ``--vgg_scaling -1`` is one flag.
+
+    Returns ``args`` with every flag spelled ``--name`` (values untouched): absl also takes
+    ``-name``, and the runners that read flags from the list (runGan's defaults, the training
+    recipes) then see the one spelling they look for."""
     from lib.errors import UserError
-    i = 0
+    normal, i = [], 0
     while i < len(args):
         arg = args[i]
         if not arg.startswith("-") or _is_number(arg):
             raise UserError(f"{where}: unexpected argument '{arg}' (flags start with --)")
         name, has_value, _ = arg.lstrip("-").partition("=")
+        normal.append("--" + arg.lstrip("-"))
         if name in specs:
             if specs[name] and not has_value:
                 if i + 1 >= len(args):
                     raise UserError(f"{where}: --{name} needs a value")
                 i += 1
+                normal.append(args[i])
         else:
             other = belongs_elsewhere(name)
             if other:
                 raise UserError(f"{where} does not take --{name} ({other})")
             raise UserError(f"{where} has no flag --{name}{did_you_mean(name, specs)}")
         i += 1
+    return normal
 
 
 def _is_number(text):

@@ -122,12 +122,15 @@ def belongs_elsewhere(mode, name):
 
 
 def check_mode_args(mode, args):
-    """UserError (one line) unless runGan mode ``mode`` takes every flag of ``args``."""
+    """UserError (one line) unless runGan mode ``mode`` takes every flag of ``args``; returns
+    ``args`` with each flag spelled ``--name`` (``-name``, which absl takes too, included), the
+    spelling everything after this reads."""
     from lib.flags import check_args
-    check_args(list(args), mode_specs(mode), where(mode),
-               lambda name: belongs_elsewhere(mode, name))
+    args = check_args(list(args), mode_specs(mode), where(mode),
+                      lambda name: belongs_elsewhere(mode, name))
     if mode in (0, 2):
         _parser(mode).parse_args(list(args))     # their values too (choices), before any output
+    return args
 
 
 def wants_help(args):

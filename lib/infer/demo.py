@@ -49,6 +49,8 @@ def shipped_checkpoint(kind=DEFAULT_SHIPPED):
 
 def checkpoint_num_resblock(prefix):
     """The generator's residual block count stored in a checkpoint (the --num_resblock it needs)."""
+    from lib.infer.prepare import check_checkpoint_present
+    check_checkpoint_present(prefix)    # missing: main.py's message (the shipped model, mode 0)
     # imports TensorFlow: only when asked (runGan.py imports this module and must stay TF-free)
     import_tensorflow()
     from lib.models.checkpoint import checkpoint_resblocks, open_checkpoint

@@ -261,3 +261,36 @@ def test_mode_help_lists_its_flags_and_runs_nothing(tmp_path, mode):
     listed = [n for n in others if f"--{n}:" in stdout or f"--[no]{n}:" in stdout
               or f"  --{n} " in stdout]
     assert listed == []                                       # no other mode's flag
+
+
+def test_single_dash_flags_mean_the_same(inference_setup, tmp_path):
+    """absl takes ``-flag value`` and ``-flag=value``: runGan reads them as ``--flag``, so the
+    user's input and output folder win over its defaults (not both passed, defaults last)."""
+    values = run_mode(inference_setup, 1, ["-input_dir_LR", "/clips/bikes.mp4", "-output_dir",
+                                           "elsewhere", "-output_ext=mp4", "-nooverwrite",
+                                           "-input_dir_len", "-1"])
+    assert values["input_dir_LR"] == "/clips/bikes.mp4" and values["output_dir"] == "elsewhere"
+    assert values["output_pre"] == "bikes" and values["summary_dir"] is None
+    assert values["output_ext"] == "mp4" and values["input_dir_len"] == -1
+    assert not (tmp_path / "results").exists()
+    inference_setup.clear()
+    values = run_mode(inference_setup, 4, ["-max_iter", "7", "-output_dir=my_run"])
+    assert values["max_iter"] == 7 and values["output_dir"] == "my_run/"
+    assert values["summary_dir"] == "my_run/log/"
+
+
+@pytest.mark.parametrize("mode", ["inference", "export", "train"])
+def test_rand_seed_outside_numpys_range_is_one_line(tmp_path, mode):
+    for seed in ("-1", "99999999999"):
+        status, stdout, stderr = run_cli([os.path.join(REPO_ROOT, "main.py"), "--mode", mode,
+                                          "--rand_seed", seed], cwd=tmp_path)
+        assert_one_error(status, stdout, stderr, f"--rand_seed={seed}", "[0, 4294967295]")
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_checkpoint_of_mode_1_names_the_shipped_model(tmp_path):
+    (tmp_path / "clip").mkdir()
+    status, stdout, stderr = run_cli([RUNGAN, "1", "--checkpoint", "nothing/here",
+                                      "--input_dir_LR", "clip"], cwd=tmp_path)
+    assert_one_error(status, stdout, stderr, "checkpoint 'nothing/here' not found",
+                     "model/shipped/TecoGAN_ours --num_resblock 10", "python3 runGan.py 0")
