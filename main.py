@@ -55,6 +55,9 @@ def main(argv):
         from lib.infer.prepare import check_export_config
         config = config_from_flags(ExportConfig)
         check_export_config(config)
+        if FLAGS.precision != "fp32":       # said, not silently ignored
+            print(f"note: --precision {FLAGS.precision} does not apply to --mode export: the "
+                  "exported step computes in float32", flush=True)
         set_seeds(FLAGS.rand_seed)
         from lib.infer.export import run_export
         run_export(config)

@@ -32,7 +32,7 @@ from lib.infer.tiling import choose_tile
 from lib.interrupts import handle_interrupts, raise_if_interrupted
 from lib.io.background import BackgroundWriter, prefetch
 from lib.logging_utils import log_only, tee_stdout
-from lib.models.checkpoint import load_official
+from lib.models.checkpoint import checkpoint_resblocks, load_official, open_checkpoint
 from lib.models.networks import FNet, Generator
 
 DEFERRED_MESSAGE = "{signal} received: inference stops when this frame is done"
@@ -41,6 +41,13 @@ DEFERRED_MESSAGE = "{signal} received: inference stops when this frame is done"
 def build_models(num_resblock, checkpoint):
     """Generator and FNet with the checkpoint's weights (official TF1 variable names)."""
     check_num_resblock(num_resblock)
+    # The checkpoint's block count first: a wrong --num_resblock (say 1000000) would otherwise
+    # build a model of that size (gigabytes, minutes) before load_official finds the mismatch.
+    prefix, _, shapes = open_checkpoint(checkpoint)
+    stored = checkpoint_resblocks(shapes)
+    if stored and stored != int(num_resblock):
+        raise UserError(f"checkpoint '{prefix}' has a generator with {stored} residual blocks, "
+                        f"not --num_resblock {num_resblock}; use --num_resblock {stored}")
     generator, fnet = Generator(num_resblock), FNet()
     variables = {**generator.official_variables(), **fnet.official_variables()}
     load_official(variables, checkpoint)

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 from lib.errors import UserError
 from lib.io.folder_lock import FolderLock
 from lib.io.frame_source import open_source
-from lib.io.output_plan import OutputPlan, check_writable_folder, input_identity, safe_subfolder
+from lib.io.output_plan import (VIDEO_OUTPUTS, OutputPlan, check_writable_folder, input_identity,
+                                safe_subfolder)
 from lib.logging_utils import log_file_problem
-from lib.models.checkpoint_files import checkpoint_prefix
+from lib.models.checkpoint_files import check_no_pattern, checkpoint_prefix
 
 SHIPPED_HINT = ("fetch the official model with 'python3 runGan.py 0' (then --checkpoint "
                 "./model/TecoGAN --num_resblock 16), or use the model shipped with this project: "
@@ -47,6 +48,14 @@ def check_tile(tile):
     return tile
 
 
+def check_video_crf(output_ext, video_crf):
+    """x264's CRF range, for a video output; else the encoder would refuse it at the first
+    frame, after TensorFlow, the checkpoint and the warm-up (and the manifest written)."""
+    if str(output_ext).lower().lstrip(".") in VIDEO_OUTPUTS and not 0 <= video_crf <= 51:
+        raise UserError(f"--video_crf must be 0..51 (0 = lossless 4:4:4, 18 = the default, "
+                        f"higher = smaller files), not {video_crf}")
+
+
 def prepare_inference(config, report=print):
     """Check an :class:`lib.infer.config.InferenceConfig`: options, input, checkpoint and output
     locations; returns what the run needs (``source``, ``plan``, ``summary_dir``).
@@ -57,6 +66,7 @@ def prepare_inference(config, report=print):
         raise UserError("--output_dir is required")
     check_num_resblock(config.num_resblock)
     check_tile(config.tile)
+    check_video_crf(config.output_ext, config.video_crf)
     image_dir = safe_subfolder(config.output_dir, config.output_pre)
     source = open_source(config.input_dir_LR, config.input_dir_HR, config.input_dir_len, report)
     check_checkpoint_present(config.checkpoint)
@@ -99,6 +109,10 @@ def check_export_config(config):
         raise UserError("--output_dir is required: the folder the exported model is written to")
     if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
         raise UserError(f"--output_dir '{output_dir}' is a file; give a folder")
+    if config.format == "savedmodel":
+        # its variables are a checkpoint inside the folder, read by file pattern when loaded:
+        # written fine, such a SavedModel could never be loaded
+        check_no_pattern(output_dir, "--output_dir")
     if os.path.isdir(output_dir) and os.listdir(output_dir) and not config.overwrite:
         raise UserError(f"--output_dir '{output_dir}' exists and is not empty; use "
                         "--overwrite to replace the files an export writes there (once the new "

@@ -126,12 +126,32 @@ def load_official(variables_by_name, path, allow_missing=False):
         except (tf.errors.OpError, ValueError, IndexError) as err:
             raise UserError(f"checkpoint '{prefix}': tensor '{name}' cannot be read (corrupt or "
                             f"truncated data file?): {_first_line(err)}") from None
-        var.assign(np.asarray(value, dtype=var.dtype.as_numpy_dtype))
+        var.assign(_checked_value(prefix, name, value, var))
     if missing and not allow_missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise UserError(f"checkpoint '{prefix}' lacks {len(missing)} tensor(s) the model needs: "
                         f"{shown}")
     return missing
+
+
+def _checked_value(prefix, name, value, var):
+    """``value`` as ``var``'s dtype, refusing what would load silently but wrongly: integer,
+    boolean or text tensors where the model has floats (a cast would turn them into plausible
+    weights), and NaN or infinite values (a diverged training run: its outputs would be
+    garbage, or plausible-looking frames from the finite part)."""
+    value = np.asarray(value)
+    if var.dtype.is_floating and value.dtype.kind in "biuOSU":
+        raise UserError(f"checkpoint '{prefix}': tensor '{name}' is {value.dtype}, not a "
+                        "floating-point tensor as the model expects; not a TecoGAN/FRVSR "
+                        "checkpoint?")
+    array = np.asarray(value, dtype=var.dtype.as_numpy_dtype)
+    if var.dtype.is_floating:
+        bad = array.size - int(np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise UserError(f"checkpoint '{prefix}': tensor '{name}' holds {bad} non-finite "
+                            "value(s) (NaN or infinity), the weights of a diverged training "
+                            "run; use an earlier checkpoint of that run")
+    return array
 
 
 def save_official(variables_by_name, prefix, write_state_file=True):
