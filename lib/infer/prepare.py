@@ -112,7 +112,8 @@ def check_export_config(config):
     if config.format == "savedmodel":
         # its variables are a checkpoint inside the folder, read by file pattern when loaded:
         # written fine, such a SavedModel could never be loaded
-        check_no_pattern(output_dir, "--output_dir")
+        check_no_pattern(output_dir, "--output_dir", "TensorFlow reads a SavedModel's "
+                         "variables by file pattern, so the exported model could never be loaded")
     if os.path.isdir(output_dir) and os.listdir(output_dir) and not config.overwrite:
         raise UserError(f"--output_dir '{output_dir}' exists and is not empty; use "
                         "--overwrite to replace the files an export writes there (once the new "

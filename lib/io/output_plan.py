@@ -309,7 +309,9 @@ class OutputPlan:
         for name in sorted(set(existing) & planned, key=sort_key(self.paths)):
             why = self._not_our_frame(name)
             if why:
-                self._refuse(f"'{name}', {why}, which this run would replace")
+                raise UserError(f"output folder '{self.image_dir}' holds '{name}', {why}, under "
+                                "a name this run writes; --overwrite replaces it, or choose "
+                                "another --output_dir/--output_pre/--output_name")
 
     def _not_our_frame(self, name):
         """Why the existing ``name`` (a planned output, in a folder without a manifest) cannot be

@@ -12,13 +12,17 @@ CHECKPOINT_SUFFIXES = (".index", ".meta", ".data-00000-of-00001")
 PATTERN_CHARACTERS = "*?["
 
 
-def check_no_pattern(path, what):
-    """UserError when ``path`` holds a character TensorFlow would read as a file pattern."""
+CHECKPOINT_PATTERN_WHY = ("TensorFlow reads checkpoint paths as file patterns, so it could not "
+                          "find its checkpoints")
+
+
+def check_no_pattern(path, what, why=CHECKPOINT_PATTERN_WHY):
+    """UserError when ``path`` holds a character TensorFlow would read as a file pattern
+    (``why`` says what would then fail)."""
     found = sorted({c for c in str(path) if c in PATTERN_CHARACTERS})
     if found:
-        raise UserError(f"{what} '{path}' holds {' '.join(found)}: TensorFlow reads checkpoint "
-                        "paths as file patterns, so it could not find its checkpoints; rename "
-                        "the folder (or the file) without * ? [")
+        raise UserError(f"{what} '{path}' holds {' '.join(found)}: {why}; rename the folder (or "
+                        "the file) without * ? [")
 
 
 def checkpoint_prefix(path):

@@ -77,7 +77,8 @@ def test_weights_that_are_not_finite_floats_are_refused(model, tmp_path):
 
 def test_savedmodel_path_with_pattern_characters(tmp_path):
     for name in ("e[x]", "a*", "q?"):
-        with pytest.raises(UserError, match=r"--output_dir .* holds .*file patterns"):
+        with pytest.raises(UserError, match=r"--output_dir .* holds .*SavedModel's variables by "
+                                            r"file pattern"):
             check_export_config(ExportConfig(checkpoint=SHIPPED, num_resblock=10,
                                              output_dir=str(tmp_path / name)))
     check_export_config(ExportConfig(checkpoint=SHIPPED, num_resblock=10, format="tflite",
