@@ -48,5 +48,7 @@ def test_a_signal_to_the_runner_stops_main_py(tmp_path, signum):
     assert runner.returncode == 130, stderr[-2000:]
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr[-2000:]
     assert not _alive(child) and not lock.exists()
-    frames = [n for n in os.listdir(out) if n.endswith(".png")]
-    assert 0 < len(frames) < 1500
+    # stopped early: some frames or none (a signal while the first frame's folder is being set
+    # up leaves no folder)
+    frames = [n for n in os.listdir(out) if n.endswith(".png")] if out.exists() else []
+    assert len(frames) < 1500
