@@ -6,8 +6,6 @@
 the mode does not take is one ``error:`` line, exit status 2, and nothing runs.
 """
 import os
-import signal
-import subprocess
 import sys
 
 # TensorFlow's C++ start-up lines (CPU features, XLA service...) mean nothing to users; set before
@@ -15,7 +13,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lib.errors import UserError, run_cli  # noqa: E402
-from lib.project import REPO_ROOT, main_command  # noqa: E402
+from lib.project import REPO_ROOT, run_main_forwarding_signals  # noqa: E402
 from lib.rungan import (HELP, HELP_ARGS, MODES, check_mode_args, mode_help,  # noqa: E402,F401
                         parse_mode, wants_help)
 from lib.train.recipes import last_flag_value  # noqa: E402  (one parser of repeated flags)
@@ -26,40 +24,11 @@ RESULTS = "./results"
 def call_main(args):
     """Run main.py as a child process (as the original did) and return its exit status.
 
-    The child runs in its own session, and SIGINT and SIGTERM to this runner are passed on to it
-    exactly once (as lib/train/recipes.launch_forwarding_signals does for training): a Ctrl+C at
-    the terminal, a ``kill`` of this runner or of its process group all stop the child the same
-    way (it finishes its frame, releases the output folder and exits with 130), and it never
-    lives on as an orphan holding the output folder's lock."""
-    child = None
-    forwarded, pending = set(), []
-
-    def forward(signum, frame):
-        if child is None:           # before the child exists: sent as soon as it does
-            pending.append(signum)
-        elif signum not in forwarded and child.poll() is None:
-            forwarded.add(signum)
-            print(f"\nforwarding {signal.Signals(signum).name} to main.py; it stops after the "
-                  "current frame", file=sys.stderr, flush=True)
-            child.send_signal(signum)
-
-    try:
-        sys.stdout.flush()          # this runner's lines come before the child's
-    except OSError:                 # a console that went away: the child's run still counts
-        pass
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        child = subprocess.Popen(main_command(args), start_new_session=True)
-        for signum in pending:
-            forward(signum, None)
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:   # a handler installed elsewhere; keep waiting
-                continue
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    SIGINT and SIGTERM to this runner reach the child exactly once
+    (:func:`lib.project.run_main_forwarding_signals`, as for training): a Ctrl+C at the terminal,
+    a ``kill`` of this runner or of its process group all stop it the same way (it finishes its
+    frame, releases the output folder and exits with 130)."""
+    return run_main_forwarding_signals(args, "it stops after the current frame")
 
 
 def mode_download(extra):

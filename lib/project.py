@@ -3,6 +3,8 @@ command line used by every child process (runGan.py, training recipes, test infe
 seeding, and importing TensorFlow without its start-up notices."""
 import os
 import random
+import signal
+import subprocess
 import sys
 import tempfile
 
@@ -14,6 +16,49 @@ def main_command(args, python=None, main_py=None):
     """``[python, main.py, *args]``: the command line of a ``main.py`` child process (``main_py``
     replaces this checkout's main.py, e.g. a stand-in in tests)."""
     return [python or sys.executable, main_py or MAIN_PY] + [str(a) for a in args]
+
+
+def run_main_forwarding_signals(args, what_happens, python=None, main_py=None):
+    """Run ``main.py args`` in its own session; pass SIGINT/SIGTERM to it once each; return its
+    exit status. ``what_happens`` ends the line printed when a signal is passed on (what the child
+    does with it, e.g. "it stops after the current frame").
+
+    The child's own session keeps a terminal's Ctrl+C (sent to the whole foreground group) from
+    reaching it twice, and a ``kill`` of this runner alone from leaving it running as an orphan
+    that holds its output folder. The handlers are installed before the child starts, and that is
+    what lets the child act on SIGINT: a runner started with SIGINT ignored (``runGan.py 3 &`` in
+    a script) would otherwise pass SIG_IGN on to it through exec, and the forwarded Ctrl+C would
+    do nothing. exec resets caught signals to the default, so the child's Python installs its
+    KeyboardInterrupt."""
+    child = None
+    forwarded, pending = set(), []
+
+    def forward(signum, frame):
+        if child is None:           # before the child exists: sent as soon as it does
+            pending.append(signum)
+        elif signum not in forwarded and child.poll() is None:
+            forwarded.add(signum)
+            print(f"\nforwarding {signal.Signals(signum).name} to main.py; {what_happens}",
+                  file=sys.stderr, flush=True)
+            child.send_signal(signum)
+
+    try:
+        sys.stdout.flush()          # this runner's lines come before the child's
+    except OSError:                 # a console that went away: the child's run still counts
+        pass
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        child = subprocess.Popen(main_command(args, python, main_py), start_new_session=True)
+        for signum in pending:
+            forward(signum, None)
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:   # a handler installed elsewhere; keep waiting
+                continue
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def set_seeds(seed):

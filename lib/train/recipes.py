@@ -19,14 +19,11 @@ override the recipe (absl takes the last value of a flag).
 import glob
 import os
 import shlex
-import signal
-import subprocess
-import sys
 import time
 
 from lib.errors import UserError
 from lib.io.output_paths import remove_if_empty
-from lib.project import REPO_ROOT, main_command
+from lib.project import REPO_ROOT, run_main_forwarding_signals
 from lib.train.data_folder import resolve_data_dir
 
 RUN_PREFIX = {3: "ex_TecoGAN", 4: "ex_FRVSR"}
@@ -275,37 +272,10 @@ def _frvsr_start_model(model_dir, mirror, rest, log):
 
 
 def launch_forwarding_signals(args, python=None, main_py=None):
-    """Run ``main.py args`` in its own process group; forward SIGINT/SIGTERM to it once each.
-
-    The handlers are installed before the child starts, and that is what lets the child act on
-    SIGINT: a runner started with SIGINT ignored (``runGan.py 3 &`` in a script) would otherwise
-    pass SIG_IGN on to it through exec, and the forwarded Ctrl+C would do nothing. exec resets
-    caught signals to the default, so the child's Python installs its KeyboardInterrupt."""
-    child = None
-    forwarded, pending = set(), []
-
-    def forward(signum, frame):
-        if child is None:           # before the child exists: sent as soon as it does
-            pending.append(signum)
-        elif signum not in forwarded and child.poll() is None:
-            forwarded.add(signum)
-            print(f"\nforwarding {signal.Signals(signum).name} to the training process; it saves "
-                  "the last checkpoint before it exits", file=sys.stderr, flush=True)
-            child.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        child = subprocess.Popen(main_command(args, python, main_py), start_new_session=True)
-        for signum in pending:
-            forward(signum, None)
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:   # a handler installed elsewhere; keep waiting
-                continue
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    """Run the training ``main.py args``; SIGINT/SIGTERM reach it once each
+    (:func:`lib.project.run_main_forwarding_signals`), and it saves before it exits."""
+    return run_main_forwarding_signals(
+        args, "it saves the last checkpoint before it exits", python, main_py)
 
 
 def run_training_mode(mode, extra, call_main=None):
