@@ -2,7 +2,7 @@ r"""Training speed: seconds per step and sequences per second, FRVSR and TecoGAN
 
     python benchmarks/bench_train.py                      # original + tiny configs, CPU (and GPU)
     python benchmarks/bench_train.py --configs tiny --steps 10
-    python benchmarks/bench_train.py --device cpu --json results.json
+    python benchmarks/bench_train.py --device cpu --json results.json   # --overwrite to replace it
     python benchmarks/bench_train.py --vgg vgg19-random   # the VGG19 graph, random weights
     python3 benchmarks/bench_train.py --configs original --models TecoGAN --precision fp32,bf16 \
         --json OUT.json                                   # fp32 against bf16, executed FLOPs
@@ -58,6 +58,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 import step_flops  # noqa: E402
+from lib.errors import ArgumentParser, UserError, run_cli  # noqa: E402
+from lib.io.output_paths import check_output_file, write_text_atomically  # noqa: E402
 from lib.train.config import TrainConfig  # noqa: E402
 from lib.train.teco_step import build  # noqa: E402
 from lib.models.vgg16 import MAKE_IT as MAKE_VGG16  # noqa: E402
@@ -161,7 +163,9 @@ def run_group(model, size, steps, device, precisions, vgg="standin"):
             "step_times_s": [round(t, 4) for t in runner.times],
             "sequences_per_s": round(b / per_step, 3), "steps_timed": steps,
             "perceptual": config.vgg_net if config.use_vgg else "-",
-            "finite": bool(np.all(np.isfinite(runner.losses))), "All_loss_Gen": runner.losses,
+            "finite": bool(np.all(np.isfinite(runner.losses))),
+            # null, not NaN, for a non-finite loss: the --json file stays strict JSON
+            "All_loss_Gen": [loss if np.isfinite(loss) else None for loss in runner.losses],
             "executed_gflop_per_step": _gflop(flops["total"]),
             "executed_kernels_unknown_shape": flops["unknown"],
             "executed_gflop_by_kind": {k: {"count": v["count"], "gflop": _gflop(v["flops"])}
@@ -176,40 +180,55 @@ def run_group(model, size, steps, device, precisions, vgg="standin"):
     return results
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def positive_int(text):
+    """argparse type: an integer of at least 1 (0 steps would report NaN, a 0 matmul divide by 0)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default="tiny,original")
     parser.add_argument("--models", default="FRVSR,TecoGAN")
     parser.add_argument("--precision", default="fp32",
                         help="fp32, bf16 or fp32,bf16 (timed interleaved in one run)")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps (median reported)")
+    parser.add_argument("--steps", type=positive_int, default=3,
+                        help="timed steps (median reported)")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     parser.add_argument("--vgg", choices=["standin", "vgg19-random"], default="standin",
                         help="TecoGAN's perceptual network (see the module docstring)")
-    parser.add_argument("--peak_size", type=int, default=4096,
+    parser.add_argument("--peak_size", type=positive_int, default=4096,
                         help="matmul size for the peak (size^3, float32 and bfloat16)")
-    parser.add_argument("--peak_reps", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--peak_reps", type=positive_int, default=5)
+    args = parser.parse_args(argv)
     precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad or not precisions:
-        sys.exit(f"error: --precision takes fp32, bf16 or fp32,bf16, not {args.precision!r}")
+        raise UserError(f"--precision takes fp32, bf16 or fp32,bf16, not {args.precision!r}")
     # checked before the minutes of peak measurement, not at the first unknown name's turn
     for flag, value, known in (("--configs", args.configs, CONFIGS),
                                ("--models", args.models, MODELS)):
         unknown = [n for n in value.split(",") if n not in known]
         if unknown:
-            sys.exit(f"error: {flag}: unknown {', '.join(map(repr, unknown))}; "
-                     f"choose from {', '.join(known)} (comma-separated)")
+            raise UserError(f"{flag}: unknown {', '.join(map(repr, unknown))}; "
+                            f"choose from {', '.join(known)} (comma-separated)")
     if args.vgg == "standin" and "TecoGAN" in args.models and not os.path.isfile(VGG16_PATH):
-        sys.exit(f"error: {VGG16_PATH} not found; make it with: {MAKE_VGG16} "
-                 "(or use --vgg vgg19-random)")
+        raise UserError(f"{VGG16_PATH} not found; make it with: {MAKE_VGG16} "
+                        "(or use --vgg vgg19-random)")
+    if args.json is not None:      # checked now: the results come after minutes of work
+        check_output_file(args.json, "--json", overwrite=args.overwrite)
     gpus = tf.config.list_logical_devices("GPU")
     devices = {"cpu": ["/CPU:0"], "gpu": ["/GPU:0"],
                "auto": ["/CPU:0"] + (["/GPU:0"] if gpus else [])}[args.device]
     if args.device == "gpu" and not gpus:
-        sys.exit("error: no GPU visible")
+        raise UserError("no GPU visible")
     flags = step_flops.cpu_flags()
     print(f"TensorFlow {tf.__version__}, {flags['model_name'] or platform.processor()}, "
           f"{os.cpu_count()} CPU threads, GPUs: {[g.name for g in gpus] or 'none'}")
@@ -258,16 +277,15 @@ def main():
         print(f"| {r['model']} | {r['config']} | {r['precision']} | {r['s_per_step']} | "
               f"{r['executed_gflop_per_step']} | {r['fraction_of_peak']:.3f} | "
               f"{r['speedup_over_fp32'] if base else '-'} |")
-    if args.json:
+    if args.json is not None:
         report = {"tensorflow": tf.__version__, "cpu": flags, "cpu_threads": os.cpu_count(),
                   "load_average_end": list(os.getloadavg()),
                   "peak_matmul_size": args.peak_size,
                   "peak_gflop_per_s": {d: {k: {n: round(v, 1) for n, v in vals.items()}
                                            for k, vals in p.items()} for d, p in peaks.items()},
                   "results": results}
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=1)
+        write_text_atomically(args.json, json.dumps(report, indent=1), "--json")
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lib.errors import UserError
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
@@ -87,10 +89,12 @@ def test_cpu_flags_and_label_parsing(tmp_path):
 
 def test_bench_train_json_fields(tmp_path):
     out = tmp_path / "bench.json"
+    out.write_text("an earlier run")                    # replaced: --overwrite is given
     subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "bench_train.py"),
                     "--configs", "tiny", "--models", "FRVSR", "--precision", "fp32,bf16",
                     "--steps", "1", "--device", "cpu", "--peak_size", "256", "--peak_reps", "1",
-                    "--json", str(out)], check=True, cwd=REPO, capture_output=True, timeout=300)
+                    "--json", str(out), "--overwrite"], check=True, cwd=REPO, capture_output=True,
+                   timeout=300)
     report = json.loads(out.read_text())
     assert set(report["cpu"]) >= {"avx512_bf16", "amx_bf16"}
     assert set(report["peak_gflop_per_s"]["/CPU:0"]["peak"]) == {"float32", "bfloat16"}
@@ -124,3 +128,24 @@ def test_bench_train_recipe_config_is_the_shipped_models_size():
     config = bench_train.config_for("TecoGAN", "recipe")
     assert (config.batch_size, config.RNN_N, config.crop_size, config.num_resblock) == (4, 5, 32, 10)
     assert config.pingpang and config.use_vgg
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps: must be at least 1, not 0"),       # was a NaN in the JSON
+    (["--steps", "-3"], "--steps: must be at least 1, not -3"),
+    (["--peak_reps", "0"], "--peak_reps: must be at least 1"),       # was a NaN peak
+    (["--peak_size", "0"], "--peak_size: must be at least 1"),       # was a ZeroDivisionError
+    (["--peak_size", "-5"], "--peak_size: must be at least 1"),
+    (["--steps", "abc"], "--steps: expected a whole number"),
+    (["--json", "{tmp}"], "--json '{tmp}' is a folder"),             # was lost results at the end
+    (["--json", "{tmp}/no/such/x.json"], "the folder '{tmp}/no/such' does not exist"),
+    (["--json", "{tmp}/old.json"], "exists already; nothing was written.*--overwrite"),
+])
+def test_bench_train_bad_values_are_refused_before_any_work(tmp_path, monkeypatch, args, message):
+    (tmp_path / "old.json").write_text("the user's results")
+    monkeypatch.setattr(step_flops, "matmul_peak", lambda *a, **k: pytest.fail("work started"))
+    args = [a.format(tmp=tmp_path) for a in args]
+    with pytest.raises(UserError, match=message.format(tmp=tmp_path)):
+        bench_train.main(["--configs", "tiny", "--models", "FRVSR", "--device", "cpu",
+                          "--peak_size", "64", "--peak_reps", "1", *args])
+    assert (tmp_path / "old.json").read_text() == "the user's results"
