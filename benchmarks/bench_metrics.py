@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from lib.errors import ArgumentParser, UserError, run_cli  # noqa: E402
 from metrics import inputs  # noqa: E402
 from metrics.image_metrics import crop_8x8, psnr_y, ssim_y  # noqa: E402
 from metrics.temporal import farneback, grey, tof_from_flows  # noqa: E402
@@ -34,19 +35,25 @@ def load_frames(n):
         lrs = inputs.list_pngs(lr_dir, "LR")[2:2 + n]
         return ([inputs.read_frame(p) for p in gts],
                 [bicubic_frame(read_image_rgb8(p)) for p in lrs], "Vid4 calendar GT vs bicubic")
+    gts, outs = synthetic_frames(n)
+    return gts, outs, "synthetic 720x576 (../shared/data/Vid4 not found)"
+
+
+def synthetic_frames(n):
+    """``n`` 720x576 frames of noise moving one pixel per frame, and noisier "outputs"."""
     rng = np.random.default_rng(0)
-    base = rng.integers(0, 256, (576 + 8, 720 + 8, 3), dtype=np.uint8)
+    base = rng.integers(0, 256, (576 + n, 720 + n, 3), dtype=np.uint8)   # room for n shifts
     gts = [base[t:t + 576, t:t + 720] for t in range(n)]
     outs = [np.clip(g.astype(int) + rng.integers(-9, 10, g.shape), 0, 255).astype(np.uint8)
             for g in gts]
-    return gts, outs, "synthetic 720x576 (../shared/data/Vid4 not found)"
+    return gts, outs
 
 
 def lpips_model(mode, device):
     from LPIPSmodels import load_lpips
     model, message = load_lpips(mode, device=device)
     if model is None:
-        raise SystemExit(message)
+        raise UserError(message)
     return model, message
 
 
@@ -56,13 +63,23 @@ def timed(fn, *args):
     return time.perf_counter() - start, value
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=6)
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=positive_int, default=6)
     parser.add_argument("--lpips", choices=("tf", "torch"), default="tf")
     parser.add_argument("--device", default=None, help="torch device for --lpips torch")
     parser.add_argument("--no_lpips", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     gts, outs, source = load_frames(args.frames)
     times = {k: [] for k in ("read 2 PNGs", "PSNR-Y", "SSIM-Y", "tOF", "LPIPS", "tLP100",
@@ -118,4 +135,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
