@@ -21,6 +21,7 @@ bit for bit. Archives are removed after unpacking, as the original did; what the
 in ``<folder>/.tecogan_downloads.json`` (with the SHA-256 of the archive) so that a rerun skips it.
 """
 import contextlib
+import dataclasses
 import os
 import urllib.parse
 from dataclasses import dataclass, field
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 from lib.errors import ArgumentParser, UserError
 from lib.io.disk_full import NoSpaceError
 from lib.io.download import (REJECTED_SUFFIX, ArchiveRejected, DownloadError, Manifest,  # noqa: F401
-                             download_file, extract_archive, mirror_from_env, move_aside,
-                             source_url)
+                             download_file, extract_archive, mask_password, mirror_from_env,
+                             move_aside, source_url)
+from lib.io.folder_lock import FolderLock
 from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8_atomic
 from lib.io.output_paths import prepare_output_dir, remove_if_empty
 
@@ -43,6 +45,16 @@ class Asset:
     folder: str               # relative to the project root
     size: int = None          # bytes, when known from the reference; checked
     expect: tuple = field(default=())   # (relative path, number of .png frames or None for a file)
+    # the archive must hold every ``expect`` path (else it is refused); False where the contents
+    # are not documented (FRVSR_Ours.zip: its checkpoint may be named otherwise)
+    contents_known: bool = True
+
+    def required(self):
+        """``(relative path, is_folder)`` the archive itself must hold (frame counts are checked
+        by :meth:`present`, not here)."""
+        if not self.contents_known:
+            return ()
+        return tuple((rel, frames is not None) for rel, frames in self.expect)
 
     def present(self, root):
         """True when everything the archive holds is already in place (e.g. unpacked by hand)."""
@@ -76,7 +88,7 @@ ASSETS = {a.name: a for a in (
     Asset("vgg_19_2016_08_28.tar.gz", "http://download.tensorflow.org/models/vgg_19_2016_08_28.tar.gz",
           "model", None, (("vgg_19.ckpt", None),)),
     Asset("FRVSR_Ours.zip", "http://ge.in.tum.de/download/2019-TecoGAN/FRVSR_Ours.zip",
-          "model", None, (("ourFRVSR.data-00000-of-00001", None),)),
+          "model", None, (("ourFRVSR.data-00000-of-00001", None),), contents_known=False),
 )}
 
 PARTS = {
@@ -112,7 +124,7 @@ def manual_instructions(assets, root, mirror=None):
         size = f" ({asset.size:,} bytes)" if asset.size else ""
         dest = os.path.join(root, asset.folder, asset.name)
         also = f"\n      (original: {asset.url})" if url != asset.url else ""
-        lines.append(f"  {url}{size}{also}\n      -> save as {dest}")
+        lines.append(f"  {mask_password(url)}{size}{also}\n      -> save as {dest}")
     return ("\n".join(lines) + "\nthen run the same command again: the files are checked and "
             "unpacked where they belong (or use --mirror URL_OR_FOLDER / $TECOGAN_MIRROR).")
 
@@ -120,10 +132,17 @@ def manual_instructions(assets, root, mirror=None):
 def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, log=print):
     """Download (or reuse) one asset, check it, unpack it into its folder, remove the archive.
 
-    Returns ``'skipped'`` when it was complete already, else ``'fetched'``.
+    Returns ``'skipped'`` when it was complete already, else ``'fetched'``. The folder is locked
+    meanwhile: a second run on it stops with one error line instead of removing or resuming the
+    files this one is writing.
     """
     folder = os.path.join(root, asset.folder)
     prepare_output_dir(folder, f"download folder of {asset.name}")
+    with FolderLock(folder, f"download folder of {asset.name}", log=log):
+        return _fetch_locked(asset, root, folder, mirror, overwrite, progress, log)
+
+
+def _fetch_locked(asset, root, folder, mirror, overwrite, progress, log):
     manifest = Manifest(folder)
     # Files found in place are trusted as unpacked by hand only when this project never started
     # on that archive: a record without its entry list is an unpacking that did not finish.
@@ -137,7 +156,7 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
     # Only an archive that was unpacked is trusted: a size or hash recorded for anything else
     # (e.g. by an older version, before it refused that archive) would block a good download.
     trusted = record if record.get("entries") else {}
-    log(f"{asset.name}: {url} -> {archive}")
+    log(f"{asset.name}: {mask_password(url)} -> {archive}")
     reused = os.path.isfile(archive)    # left by an earlier run, or put there by hand
     digest = download_file(url, archive, size=asset.size or trusted.get("size"),
                            sha256=trusted.get("sha256"), progress=progress)
@@ -147,7 +166,7 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
     # no later run mistakes what landed for a complete archive
     manifest.update(asset.name, url=asset.url, size=size, sha256=digest, entries=None)
     try:
-        entries = extract_archive(archive, folder, overwrite=overwrite)
+        entries = extract_archive(archive, folder, overwrite=overwrite, required=asset.required())
     except UserError as err:
         # raised before anything moved in (a refused archive, a conflict, a full disk): the
         # record of the start goes; a refused archive's hash is never trusted
@@ -162,7 +181,7 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
             log(f"{asset.name}: the local file was refused and moved to '{aside}' "
                 f"({str(err).splitlines()[0]}); downloading it afresh")
             try:
-                return fetch_asset(asset, root, mirror, overwrite, progress, log)
+                return _fetch_locked(asset, root, folder, mirror, overwrite, progress, log)
             except DownloadError as again:
                 raise DownloadError(f"the local '{archive}' was refused and moved to '{aside}'; "
                                     f"downloading it afresh failed: {again}", url=again.url,
@@ -178,7 +197,8 @@ def fetch_asset(asset, root=".", mirror=None, overwrite=False, progress=True, lo
 
 def _host(url):
     parts = urllib.parse.urlsplit(url)
-    return parts.netloc if parts.scheme.lower() in ("http", "https") else None
+    # without "user:password@": the host is named in messages
+    return parts.netloc.rpartition("@")[2] if parts.scheme.lower() in ("http", "https") else None
 
 
 def _fetch_many(assets, root, mirror, overwrite, progress, log):
@@ -219,6 +239,12 @@ def derive_lr_calendar(root=".", overwrite=False, log=print):
     from lib.ops.degradation import bd_downsample_image   # imports TensorFlow: only when needed
     hr_dir = os.path.join(root, "HR", CALENDAR)
     lr_dir = os.path.join(root, "LR", CALENDAR)
+    # before the frames are computed: a file at LR/calendar (or LR) could never hold them
+    for path in (os.path.dirname(lr_dir), lr_dir):
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise UserError(f"'{path}' is a file, but LR/{CALENDAR} (derived from "
+                            f"'{hr_dir}') is written there as a folder of frames; nothing was "
+                            "changed. Move it away and run again")
     frames = list_frames(hr_dir)
     plan, conflicts = [], []
     for path in frames:
@@ -300,8 +326,7 @@ def ensure_frvsr_model(model_dir="model", mirror=None, progress=True, log=print)
 def _fetch_into(asset, model_dir, mirror, progress, log):
     """Fetch one model asset into ``model_dir`` (not necessarily ``model/``); entries unpacked."""
     folder = model_dir
-    moved = Asset(asset.name, asset.url, os.path.basename(os.path.normpath(folder)) or ".",
-                  asset.size, asset.expect)
+    moved = dataclasses.replace(asset, folder=os.path.basename(os.path.normpath(folder)) or ".")
     root = os.path.dirname(os.path.normpath(folder)) or "."
     try:
         fetch_asset(moved, root, mirror_from_env(mirror), overwrite=False, progress=progress, log=log)
@@ -339,8 +364,11 @@ def main(argv=None):
     parse_parts(args.parts)
     created = prepare_output_dir(args.root, "--root")
     try:
-        done = fetch_test_data(args.root, parts=args.parts, mirror=args.mirror,
-                               overwrite=args.overwrite)
+        # one run per project folder: a second one stops at once with one error line, before
+        # it could resume, verify or remove the files this one is writing
+        with FolderLock(args.root, "--root folder"):
+            done = fetch_test_data(args.root, parts=args.parts, mirror=args.mirror,
+                                   overwrite=args.overwrite)
     except BaseException:
         remove_if_empty(created)    # a failed first run leaves no empty folders behind
         raise

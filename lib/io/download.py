@@ -57,14 +57,26 @@ class DownloadError(UserError):
     """A file could not be fetched. ``offline`` is True when no server could be reached."""
 
     def __init__(self, message, url=None, dest=None, offline=False, status=None):
-        super().__init__(message)
+        super().__init__(mask_password(message))   # a mirror's password never reaches a log
         self.url, self.dest, self.offline, self.status = url, dest, offline, status
 
 
 # ----------------------------------------------------------------------------- sources
 
+_PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
+
+
+def mask_password(text):
+    """``text`` with the password of any ``scheme://user:password@host`` URL in it as ``***``
+    (URLs end up in error lines and logs; the user's password must not)."""
+    return _PASSWORD.sub(r"\1***@", str(text))
+
+
 def _is_remote(url):
-    return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
+    try:
+        return urllib.parse.urlsplit(url).scheme.lower() in ("http", "https")
+    except ValueError:   # e.g. 'http://[::1/': not a URL this module can fetch from
+        return False
 
 
 def _local_path(url):
@@ -90,6 +102,14 @@ def source_url(url, mirror=None):
     if not mirror:
         return url
     name = os.path.basename(urllib.parse.urlsplit(url).path)
+    try:
+        # urlsplit refuses some malformed URLs (an unclosed IPv6 '[') with ValueError
+        parts = urllib.parse.urlsplit(mirror)
+        parts.port   # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as err:
+        raise UserError(f"mirror '{mask_password(mirror)}' (from --mirror or ${MIRROR_ENV}) is "
+                        f"not a valid URL ({err}); give an http(s):// base URL, a file:// URL "
+                        "or an existing folder") from None
     if _is_remote(mirror) or mirror.lower().startswith("file:"):
         return mirror.rstrip("/") + "/" + urllib.parse.quote(name)
     if not os.path.isdir(mirror):
@@ -129,6 +149,8 @@ def _open_source(url, offset, timeout):
         request.add_header("Range", f"bytes={offset}-")
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
+    except ValueError as err:    # a URL urllib cannot use (no host, bad port, ...)
+        raise DownloadError(f"cannot fetch {url}: {err}", url=url) from None
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset > 0:
             err.close()
@@ -229,6 +251,14 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
     folder = os.path.dirname(os.path.abspath(dest))
     os.makedirs(folder, exist_ok=True)
     name = os.path.basename(dest)
+    partial = dest + PARTIAL_SUFFIX
+    # checked before any byte is fetched: a folder (or other non-file) of the user's at one of
+    # the names this function writes would only fail after the whole download
+    for path in (dest, partial):
+        if os.path.lexists(path) and not os.path.isfile(path):
+            kind = "a folder" if os.path.isdir(path) else "not a regular file"
+            raise UserError(f"'{path}' is {kind}, but the download of {name} writes a file "
+                            "there; nothing was fetched. Move it away and run again")
     if os.path.isfile(dest):
         if size is None or os.path.getsize(dest) == size:
             digest = sha256_file(dest)
@@ -236,7 +266,6 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
                 return digest
         raise DownloadError(f"'{dest}' exists but is not the expected file (size or SHA-256 "
                             "differs); move it away and run again", url=url, dest=dest)
-    partial = dest + PARTIAL_SUFFIX
     attempt = 0
     while True:
         offset = os.path.getsize(partial) if os.path.isfile(partial) else 0
@@ -254,6 +283,18 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
         if stream.start != offset:   # server ignored the Range request: start over
             offset = 0
         expected_total = stream.total
+        if size is not None and expected_total is not None and expected_total != size:
+            # the server announces another file (Content-Length / Content-Range): refused
+            # before a byte is read, and what is kept of the right file stays
+            stream.close()
+            raise DownloadError(
+                f"{url} serves {expected_total:,} bytes but {name} must have {size:,} bytes: "
+                "refused, nothing was downloaded (wrong file, or a mirror with another "
+                "version); check the URL/mirror and run again", url=url, dest=dest)
+        # the most bytes the file may have: a server that sends more (no Content-Length, an
+        # endless stream) is cut off there instead of filling the disk
+        limit = size if size is not None else expected_total
+        too_long, written = False, offset
         bar = _progress_bar(expected_total or size, offset, name, progress)
         interrupted = None
         try:
@@ -267,7 +308,11 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
                         break
                     if not block:
                         break
+                    if limit is not None and written + len(block) > limit:
+                        too_long = True
+                        break
                     out.write(block)
+                    written += len(block)
                     if bar is not None:
                         bar.update(len(block))
         except OSError as err:
@@ -282,6 +327,13 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
             stream.close()
             if bar is not None:
                 bar.close()
+        if too_long:
+            aside = move_aside(partial)
+            raise DownloadError(
+                f"{url} sent more than the {limit:,} bytes {name} must have: refused (wrong "
+                f"file, or a mirror with another version). The first bytes received were moved "
+                f"to '{aside}' (never resumed; delete it when done); check the URL/mirror and "
+                "run again to download afresh.", url=url, dest=dest)
         got = os.path.getsize(partial)
         if interrupted is None and expected_total is not None and got < expected_total:
             interrupted = f"connection closed after {got:,} of {expected_total:,} bytes"
@@ -299,21 +351,57 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
 
 # ----------------------------------------------------------------------------- manifest
 
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _valid_record(record):
+    """True when ``record`` has the types this module writes (every field optional)."""
+    if not isinstance(record, dict):
+        return False
+    if not isinstance(record.get("url", ""), str):
+        return False
+    if record.get("size") is not None and not _is_count(record["size"]):
+        return False
+    sha = record.get("sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha)):
+        return False
+    entries = record.get("entries")
+    if entries is None:
+        return True
+    if not isinstance(entries, list):
+        return False
+    for entry in entries:
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2
+                and isinstance(entry[0], str) and entry[0] and _is_count(entry[1])):
+            return False
+        rel = entry[0].replace("\\", "/")
+        if rel.startswith("/") or ".." in rel.split("/") or "\x00" in rel:
+            return False   # a recorded entry never points outside its folder
+    return True
+
+
 class Manifest:
     """Per-folder record of fetched files: ``{name: {url, size, sha256, entries}}``."""
 
     def __init__(self, folder):
         self.path = os.path.join(folder, MANIFEST_NAME)
         self.data = {}
+        if os.path.lexists(self.path) and not os.path.isfile(self.path):
+            # it could never be rewritten: say so now, before anything is downloaded
+            raise UserError(f"'{self.path}' is not a file (this project keeps its record of "
+                            "downloads there); move it away and run again")
         if os.path.isfile(self.path):
             try:
                 with open(self.path, encoding="utf-8") as handle:
-                    self.data = json.load(handle)
+                    data = json.load(handle)
             except (OSError, ValueError):
-                self.data = {}   # a damaged record only costs a re-check
-            if not isinstance(self.data, dict) or not all(
-                    isinstance(v, dict) for v in self.data.values()):
-                self.data = {}
+                data = {}   # a damaged record only costs a re-check
+            if isinstance(data, dict):
+                # a damaged record (edited by hand, written by something else) is dropped: it
+                # only costs a re-check, never a traceback
+                self.data = {name: record for name, record in data.items()
+                             if _valid_record(record)}
 
     def get(self, name):
         return self.data.get(name, {})
@@ -440,6 +528,23 @@ class _Staged:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class _Capped:
+    """Reads at most ``limit`` bytes of ``src``, counting them: an entry that holds more (or
+    fewer) bytes than the archive declares is noticed without unpacking more than one byte
+    too many."""
+
+    def __init__(self, src, limit):
+        self.src, self.left, self.count = src, limit, 0
+
+    def read(self, n=-1):
+        if n is None or n < 0 or n > self.left:
+            n = self.left
+        block = self.src.read(n) if n else b""
+        self.left -= len(block)
+        self.count += len(block)
+        return block
+
+
 def _stage_entries(archive, target, todo):
     """Unpack the ``todo`` entries into a temporary folder next to where they go (same file
     system: moving them in is one rename each). A damaged entry or a full disk removes that
@@ -451,7 +556,10 @@ def _stage_entries(archive, target, todo):
             tmp = os.path.join(staged.folder, str(i))
             try:
                 with entry.opener() as src, open(tmp, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
+                    # never more than declared (+1 to see a lie): the declared sizes are what
+                    # the space check, the manifest and later reruns rely on
+                    capped = _Capped(src, entry.size + 1)
+                    shutil.copyfileobj(capped, out, CHUNK)
             except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, OSError) as err:
                 if is_disk_full(err):
                     raise NoSpaceError(no_space_message(
@@ -459,6 +567,11 @@ def _stage_entries(archive, target, todo):
                         "archive again; nothing of it was moved into place")) from None
                 raise ArchiveRejected(f"archive '{archive}' is damaged at '{entry.name}' "
                                       f"({err}): refused, nothing was extracted") from None
+            if capped.count != entry.size:
+                held = f"{capped.count:,}" if capped.count <= entry.size else "more"
+                raise ArchiveRejected(f"archive '{archive}' says '{entry.name}' has "
+                                      f"{entry.size:,} bytes but it holds {held}: refused, "
+                                      "nothing was extracted")
             staged.files.append(tmp)
     except BaseException:
         staged.remove()
@@ -466,9 +579,34 @@ def _stage_entries(archive, target, todo):
     return staged
 
 
-def _check_no_file_is_a_parent(archive, entries):
-    """An entry below another entry that is a file (``a`` and ``a/b``) cannot be unpacked."""
-    files = {e.name for e in entries if not e.is_dir}
+def _name_max(folder):
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):   # not on this system: the usual limit
+        return 255
+
+
+def _check_names(archive, entries, name_max):
+    """Entries that cannot all be unpacked side by side are refused before anything is written:
+    the same file name twice (which one would win?), a file and a folder of one name, an entry
+    below a file (``a`` and ``a/b``), a name longer than the file system allows."""
+    files, folders = set(), set()
+    for entry in entries:
+        for part in entry.name.split("/"):
+            if len(os.fsencode(part)) > name_max:
+                raise ArchiveRejected(f"archive '{archive}' has an entry whose name is longer "
+                                      f"than the {name_max} bytes this file system allows "
+                                      f"('{entry.name[:80]}...'): refused, nothing was extracted")
+        if entry.is_dir:
+            folders.add(entry.name)              # a folder listed twice is harmless
+        elif entry.name in files:
+            raise ArchiveRejected(f"archive '{archive}' holds '{entry.name}' twice: refused, "
+                                  "nothing was extracted")
+        else:
+            files.add(entry.name)
+    for name in sorted(files & folders):
+        raise ArchiveRejected(f"archive '{archive}' has '{name}' both as a file and as a "
+                              "folder: refused, nothing was extracted")
     for entry in entries:
         parts = entry.name.split("/")
         for n in range(1, len(parts)):
@@ -477,13 +615,104 @@ def _check_no_file_is_a_parent(archive, entries):
                                       f"'{'/'.join(parts[:n])}': refused, nothing was extracted")
 
 
-def extract_archive(archive, target, overwrite=False):
+def _check_required(archive, entries, required):
+    """Every ``(relative path, is_folder)`` in ``required`` must be in the archive: one of the
+    right size but with other contents (e.g. everything one folder down) would otherwise be
+    "ready" while the files the project needs are missing."""
+    files = {e.name for e in entries if not e.is_dir}
+    folders = {e.name for e in entries if e.is_dir}
+    for e in entries:
+        parts = e.name.split("/")
+        folders.update("/".join(parts[:n]) for n in range(1, len(parts)))
+    missing = [rel + ("/" if is_folder else "") for rel, is_folder in required
+               if rel not in (folders if is_folder else files)]
+    if missing:
+        raise ArchiveRejected(f"archive '{archive}' does not hold {', '.join(missing)} (what it "
+                              "must contain): refused, nothing was extracted")
+
+
+def _obstacles(target, entry):
+    """What stands in the way of ``entry`` below ``target``: ``(refused, replaceable)``, lists
+    of ``(path, why)``. A link of the user's is never written through: one among the parents
+    is refused even with --overwrite (it is not the archive's to replace), as is a folder that
+    holds files where the archive has a file; the rest is replaced only with --overwrite."""
+    parts = entry.name.split("/")
+    for n in range(1, len(parts)):
+        path = os.path.join(target, *parts[:n])
+        if os.path.islink(path):
+            return [(path, "a link: the archive's files would be written through it")], []
+        if not os.path.lexists(path):
+            break
+        if not os.path.isdir(path):
+            return [], [(path, "a file where the archive has a folder")]
+    dest = os.path.join(target, *parts)
+    if os.path.islink(dest):
+        return [], [(dest, "a link")]
+    if entry.is_dir:
+        if os.path.lexists(dest) and not os.path.isdir(dest):
+            return [], [(dest, "a file where the archive has a folder")]
+        return [], []
+    if os.path.isdir(dest):
+        if os.listdir(dest):
+            return [(dest, "a folder with files where the archive has a file")], []
+        return [], [(dest, "an empty folder")]
+    if os.path.lexists(dest) and not _same_content(dest, entry):
+        return [], [(dest, None)]
+    return [], []
+
+
+def _listing(items):
+    shown = [f"{path} ({why})" if why else path for path, why in items[:10]]
+    more = f"\n  ... and {len(items) - 10} more" if len(items) > 10 else ""
+    return "\n  ".join(shown) + more
+
+
+def _clear_way(target, name, is_dir):
+    """Remove what the conflict check found in the way of ``name`` (only reached when there was
+    nothing or the user chose --overwrite): files at its parents' places, a link or an empty
+    folder at its own place. Never a folder with files (os.rmdir refuses those)."""
+    parts = name.split("/")
+    for n in range(1, len(parts)):
+        path = os.path.join(target, *parts[:n])
+        if os.path.lexists(path) and not os.path.isdir(path):
+            os.remove(path)
+    dest = os.path.join(target, *parts)
+    if os.path.islink(dest) or (is_dir and os.path.lexists(dest) and not os.path.isdir(dest)):
+        os.remove(dest)
+    elif not is_dir and os.path.isdir(dest):
+        os.rmdir(dest)
+    return dest
+
+
+# an archive that declares more than this many times its own size (or this floor, for small
+# ones) is a "zip bomb", not data: refused before a byte is unpacked
+MAX_EXPANSION = 100
+EXPANSION_FLOOR = 64 << 20
+
+
+def _check_space(archive, target, todo):
+    need = sum(entry.size for entry, _ in todo)
+    have = os.path.getsize(archive)
+    if need > max(MAX_EXPANSION * have, EXPANSION_FLOOR):
+        raise ArchiveRejected(f"archive '{archive}' ({have:,} bytes) says it unpacks to "
+                              f"{need:,} bytes, more than {MAX_EXPANSION} times its size (a "
+                              "\"zip bomb\"): refused, nothing was extracted")
+    free = shutil.disk_usage(target).free
+    if need > free:
+        raise NoSpaceError(f"unpacking '{archive}' needs {need:,} bytes but '{target}' has "
+                           f"only {free:,} bytes free; nothing was unpacked. Free space and "
+                           "rerun: the same command unpacks the archive again")
+
+
+def extract_archive(archive, target, overwrite=False, required=()):
     """Unpack ``archive`` (zip/tar/tar.gz) into ``target``; return ``[(relative name, size)]``.
 
-    All entries are checked first; one unsafe entry refuses the whole archive. Files that exist
-    with other content are conflicts: without ``overwrite`` nothing is written and a UserError
-    lists them. Every file is unpacked into a temporary folder first and moved into place only
-    when the whole archive unpacked (all or nothing).
+    All entries are checked first; one unsafe entry refuses the whole archive (ArchiveRejected),
+    as does one that lacks a ``(relative path, is_folder)`` of ``required``, declares sizes it
+    does not hold or could not fit on the disk. Files that exist with other content are
+    conflicts: without ``overwrite`` nothing is written and a UserError lists them; links and
+    folders with files of the user's are never replaced. Every file is unpacked into a temporary
+    folder first and moved into place only when the whole archive unpacked (all or nothing).
     """
     kind = archive_kind(archive)
     os.makedirs(target, exist_ok=True)
@@ -499,45 +728,50 @@ def extract_archive(archive, target, overwrite=False):
         except (tarfile.TarError, EOFError, zlib.error) as err:
             raise ArchiveRejected(f"archive '{archive}' is damaged ({err}): refused, nothing was "
                                   "extracted") from None
-        _check_no_file_is_a_parent(archive, entries)
-        conflicts, todo = [], []
+        _check_names(archive, entries, _name_max(target))
+        _check_required(archive, entries, required)
+        refused, conflicts, todo = [], [], []
         for entry in entries:
+            hard, replaceable = _obstacles(target, entry)
+            refused += hard
+            conflicts += replaceable
             dest = os.path.join(target, *entry.name.split("/"))
-            if not _inside(base_real, dest):
+            if not hard and not replaceable and os.path.lexists(dest):
+                continue   # a folder that is there, or a file with the archive's bytes
+            if not hard and not _inside(base_real, os.path.dirname(dest)):
+                # names are checked and links refused above: a last guard, should that change
                 raise ArchiveRejected(f"archive '{archive}' entry '{entry.name}' would be written "
-                                      f"outside '{target}' (through a link there): refused, "
-                                      "nothing was extracted")
-            if entry.is_dir:
-                if os.path.exists(dest) and not os.path.isdir(dest):
-                    conflicts.append(dest)
-                continue
-            if os.path.isdir(dest) or os.path.islink(dest):
-                conflicts.append(dest)
-            elif os.path.exists(dest):
-                if _same_content(dest, entry):
-                    continue
-                conflicts.append(dest)
-            todo.append((entry, dest))
+                                      f"outside '{target}': refused, nothing was extracted")
+            if not entry.is_dir:
+                todo.append((entry, dest))
+        if refused:
+            raise UserError(f"extracting '{archive}' is refused: {len(refused)} path(s) of yours "
+                            f"stand in the way, which --overwrite never replaces:\n  "
+                            f"{_listing(refused)}\nnothing was changed; move them away and "
+                            "run again")
         if conflicts and not overwrite:
-            shown = "\n  ".join(conflicts[:10]) + (f"\n  ... and {len(conflicts) - 10} more"
-                                                    if len(conflicts) > 10 else "")
             raise UserError(f"extracting '{archive}' would replace {len(conflicts)} existing "
-                            f"file(s) with different content:\n  {shown}\nnothing was changed; "
-                            "move them away or run again with --overwrite")
+                            f"file(s) with different content:\n  {_listing(conflicts)}\n"
+                            "nothing was changed; move them away or run again with --overwrite")
+        _check_space(archive, target, todo)
         staged = _stage_entries(archive, target, todo)
+        moved, dest = 0, target
         try:
             # every entry read back whole (zip: CRC-checked): only now is anything moved in
             for (entry, dest), tmp in zip(todo, staged.files):
-                if os.path.lexists(dest) and (os.path.isdir(dest) or os.path.islink(dest)):
-                    if os.path.isdir(dest) and not os.path.islink(dest):
-                        shutil.rmtree(dest)
-                    else:
-                        os.remove(dest)
+                _clear_way(target, entry.name, False)
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 os.replace(tmp, dest)
+                moved += 1
             for entry in entries:
                 if entry.is_dir:
-                    os.makedirs(os.path.join(target, *entry.name.split("/")), exist_ok=True)
+                    dest = _clear_way(target, entry.name, True)
+                    os.makedirs(dest, exist_ok=True)
+        except OSError as err:
+            # the checks above make this a race with another program or a permission problem
+            raise UserError(f"unpacking '{archive}' stopped at '{dest}' ({err.strerror or err}) "
+                            f"after {moved} of {len(todo)} file(s) were moved in; the archive "
+                            "is kept: fix that and run the same command again") from None
         finally:
             staged.remove()
     return [(e.name, e.size) for e in entries if not e.is_dir]
