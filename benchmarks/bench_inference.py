@@ -44,8 +44,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from lib.errors import ArgumentParser, UserError, run_cli  # noqa: E402
+from lib.io.output_paths import check_output_file, write_text_atomically  # noqa: E402
+
 SHARED = os.path.abspath(os.environ.get("TECOGAN_SHARED", os.path.join(ROOT, "..", "shared")))
 CALENDAR = os.path.join(SHARED, "data", "Vid4", "LR", "calendar")
+SIZES = ("calendar", "540x960")
+TORCH_STEPS = {"calendar": 6, "540x960": 2}     # recurrent steps PyTorch times, after one frame
 VIDEO = os.path.join(SHARED, "data", "videos", "cockatoo.mp4")
 
 
@@ -415,31 +421,95 @@ def gib(n):
     return f"{n / 2 ** 30:.2f} GiB"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _whole_number(text, least):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+    return value
+
+
+def positive_int(text):
+    return _whole_number(text, 1)
+
+
+def count_or_zero(text):
+    return _whole_number(text, 0)
+
+
+def parse_blocks(text):
+    """--blocks '16,10' -> [16, 10]; UserError for anything but residual-block counts >= 1."""
+    try:
+        return [positive_int(b.strip()) for b in text.split(",")]
+    except argparse.ArgumentTypeError as err:
+        raise UserError(f"--blocks takes comma-separated residual-block counts (e.g. 16,10), "
+                        f"not {text!r}: {err}") from None
+
+
+def parse_sizes(args):
+    """The --sizes that will run; UserError for an unknown name or when none would run."""
+    wanted = [n.strip() for n in args.sizes.split(",")]
+    unknown = [n for n in wanted if n not in SIZES]
+    if unknown:
+        raise UserError(f"--sizes: unknown {', '.join(map(repr, unknown))}; choose from "
+                        f"{', '.join(SIZES)} (comma-separated)")
+    if "calendar" not in wanted and not args.large_frames:
+        raise UserError("nothing to measure: --sizes 540x960 runs only with --large-frames >= 1 "
+                        "(--quick sets it to 0)")
+    return wanted
+
+
+def min_frames(label, torch):
+    """Frames a clip of ``label`` needs: the PyTorch run times TORCH_STEPS after the first frame;
+    the calendar's TF1-style run leaves out its first 2 (tracing) steps."""
+    least = 3 if label == "calendar" else 1
+    return max(least, TORCH_STEPS[label] + 1) if torch else least
+
+
+def check_clip_lengths(args, wanted):
+    for label, flag, frames in (("calendar", "--frames", args.frames),
+                                ("540x960", "--large-frames", args.large_frames)):
+        need = min_frames(label, not args.no_torch)
+        if label in wanted and frames and frames < need:
+            why = " with the PyTorch comparison (--no-torch: fewer)" if not args.no_torch else ""
+            raise UserError(f"{flag} {frames}: the {label} clip needs at least {need} frames{why}")
+
+
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="calendar only (16 and 10 blocks), "
                         "no 400-frame, 540x960 or 1080p runs")
     parser.add_argument("--blocks", default="16,10")
     parser.add_argument("--sizes", default="calendar,540x960", help="which of calendar, 540x960")
-    parser.add_argument("--frames", type=int, default=40, help="calendar clip length")
-    parser.add_argument("--long-frames", type=int, default=400, help="long clip (0: skip)")
-    parser.add_argument("--large-frames", type=int, default=3, help="540x960 clip (0: skip)")
-    parser.add_argument("--huge-frames", type=int, default=2, help="1080p clip (0: skip)")
+    parser.add_argument("--frames", type=positive_int, default=40, help="calendar clip length")
+    parser.add_argument("--long-frames", type=count_or_zero, default=400,
+                        help="long clip (0: skip)")
+    parser.add_argument("--large-frames", type=count_or_zero, default=3,
+                        help="540x960 clip (0: skip)")
+    parser.add_argument("--huge-frames", type=count_or_zero, default=2, help="1080p clip (0: skip)")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-precision", action="store_true", help="skip the fp32/bf16 run")
     parser.add_argument("--json", help="also write the results here")
-    args = parser.parse_args()
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    args = parser.parse_args(argv)
     if args.worker:
         job = json.loads(args.worker)
         print("RESULT " + json.dumps(WORKERS[job["kind"]](job)), flush=True)
         return
     if args.quick:
         args.long_frames = args.large_frames = args.huge_frames = 0
+    # checked before the minutes of measurement, not when the value is first used
+    blocks = parse_blocks(args.blocks)
+    wanted = parse_sizes(args)
+    check_clip_lengths(args, wanted)
+    if args.json is not None:
+        check_output_file(args.json, "--json", overwrite=args.overwrite)
 
     import tensorflow as tf
     threads = set_threads()
-    blocks = [int(b) for b in args.blocks.split(",")]
     tmp = tempfile.mkdtemp(prefix="bench_inference_")
     report = {"machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "threads": threads,
                           "tf": tf.__version__, "python": platform.python_version(),
@@ -449,7 +519,6 @@ def main():
         peaks = [matmul_peak()]
         print(f"fp32 matmul peak (4096^3, best of 6): {peaks[0]:.1f} GFLOP/s", flush=True)
         ckpts = {b: save_model(os.path.join(tmp, f"model{b}", "m"), b) for b in blocks}
-        wanted = args.sizes.split(",")
         sizes = [("calendar", (144, 180), args.frames)] if "calendar" in wanted else []
         if args.large_frames and "540x960" in wanted:
             sizes.append(("540x960", (540, 960), args.large_frames))
@@ -480,7 +549,7 @@ def main():
                     print(f"  precision: {row['precision']}", flush=True)
                 if not args.no_torch and (label == "calendar" or b == blocks[0]):
                     row["torch"] = run_worker({**job, "kind": "torch", "check": True,
-                                               "steps": 6 if label == "calendar" else 2,
+                                               "steps": TORCH_STEPS[label],
                                                "layouts": ["channels_last", "contiguous"]
                                                if label == "calendar" else ["channels_last"]})
                     print(f"  torch: {row['torch']}", flush=True)
@@ -512,9 +581,8 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print_report(report)
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=1)
+    if args.json is not None:
+        write_text_atomically(args.json, json.dumps(report, indent=1), "--json")
 
 
 def _cpu_name():
@@ -615,4 +683,4 @@ def print_report(report):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
