@@ -579,19 +579,27 @@ def _stage_entries(archive, target, todo):
     return staged
 
 
-def _name_max(folder):
+def _limit(folder, name, usual):
     try:
-        return os.pathconf(folder, "PC_NAME_MAX")
+        return os.pathconf(folder, name)
     except (OSError, ValueError, AttributeError):   # not on this system: the usual limit
-        return 255
+        return usual
 
 
-def _check_names(archive, entries, name_max):
+def _check_names(archive, entries, target):
     """Entries that cannot all be unpacked side by side are refused before anything is written:
     the same file name twice (which one would win?), a file and a folder of one name, an entry
-    below a file (``a`` and ``a/b``), a name longer than the file system allows."""
+    below a file (``a`` and ``a/b``), a name or path longer than the file system allows (it
+    would fail while moving in, after other files had landed)."""
+    name_max = _limit(target, "PC_NAME_MAX", 255)
+    path_max = _limit(target, "PC_PATH_MAX", 4096)
+    room = path_max - 1 - len(os.fsencode(os.path.abspath(target))) - 1
     files, folders = set(), set()
     for entry in entries:
+        if len(os.fsencode(entry.name)) > room:
+            raise ArchiveRejected(f"archive '{archive}' has an entry whose path is too long to "
+                                  f"unpack in '{target}' ('{entry.name[:80]}...'): refused, "
+                                  "nothing was extracted")
         for part in entry.name.split("/"):
             if len(os.fsencode(part)) > name_max:
                 raise ArchiveRejected(f"archive '{archive}' has an entry whose name is longer "
@@ -728,7 +736,7 @@ def extract_archive(archive, target, overwrite=False, required=()):
         except (tarfile.TarError, EOFError, zlib.error) as err:
             raise ArchiveRejected(f"archive '{archive}' is damaged ({err}): refused, nothing was "
                                   "extracted") from None
-        _check_names(archive, entries, _name_max(target))
+        _check_names(archive, entries, target)
         _check_required(archive, entries, required)
         refused, conflicts, todo = [], [], []
         for entry in entries:

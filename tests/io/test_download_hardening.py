@@ -179,6 +179,16 @@ def test_a_name_too_long_for_the_file_system_is_refused(tmp_path):
     assert files_under(target) == []
 
 
+def test_a_path_too_long_for_the_file_system_is_refused(tmp_path):
+    target = tmp_path / "t"
+    archive = tmp_path / "a.zip"
+    deep = "/".join(["d" * 200] * 25) + "/x.txt"            # 5000 bytes: over PATH_MAX
+    archive.write_bytes(make_zip({"ok.txt": b"fine", deep: b"x"}))
+    with pytest.raises(ArchiveRejected, match="path is too long"):
+        extract_archive(str(archive), str(target))
+    assert files_under(target) == []
+
+
 @pytest.mark.parametrize("declared", [5, 2])
 def test_an_entry_that_lies_about_its_size_is_refused(tmp_path, declared):
     target = tmp_path / "t"
