@@ -181,7 +181,8 @@ def run_group(model, size, steps, device, precisions, vgg="standin"):
 
 
 def positive_int(text):
-    """argparse type: an integer of at least 1 (0 steps would report NaN, a 0 matmul divide by 0)."""
+    """argparse type: an integer of at least 1 (0 steps would report NaN, a 0-size matmul
+    divide by zero)."""
     try:
         value = int(text)
     except ValueError:
