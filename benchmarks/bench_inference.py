@@ -45,7 +45,8 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from lib.errors import ArgumentParser, UserError, run_cli  # noqa: E402
+from lib.errors import (ArgumentParser, UserError, count_or_zero, positive_int,  # noqa: E402
+                        run_cli)
 from lib.io.output_paths import check_output_file, write_text_atomically  # noqa: E402
 
 SHARED = os.path.abspath(os.environ.get("TECOGAN_SHARED", os.path.join(ROOT, "..", "shared")))
@@ -419,24 +420,6 @@ WORKERS = {"e2e": worker_e2e, "tf1": worker_tf1, "stages": worker_stages, "torch
 
 def gib(n):
     return f"{n / 2 ** 30:.2f} GiB"
-
-
-def _whole_number(text, least):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < least:
-        raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
-    return value
-
-
-def positive_int(text):
-    return _whole_number(text, 1)
-
-
-def count_or_zero(text):
-    return _whole_number(text, 0)
 
 
 def parse_blocks(text):

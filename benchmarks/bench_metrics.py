@@ -7,7 +7,6 @@ Uses calendar GT frames from ../shared/data/Vid4 and their bicubic x4 as the "ou
 ``--lpips torch`` for the lpips package; both on the shipped AlexNet weights). Numbers are medians over the frames; tLP100 is the extra cost on top of LPIPS (two
 distances on cached features; the original recomputed four AlexNet passes for it, shown too).
 """
-import argparse
 import os
 import sys
 import time
@@ -18,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from lib.errors import ArgumentParser, UserError, run_cli  # noqa: E402
+from lib.errors import ArgumentParser, UserError, positive_int, run_cli  # noqa: E402
 from metrics import inputs  # noqa: E402
 from metrics.image_metrics import crop_8x8, psnr_y, ssim_y  # noqa: E402
 from metrics.temporal import farneback, grey, tof_from_flows  # noqa: E402
@@ -61,16 +60,6 @@ def timed(fn, *args):
     start = time.perf_counter()
     value = fn(*args)
     return time.perf_counter() - start, value
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def main(argv=None):

@@ -41,7 +41,6 @@ forward one). The same process times a ``--peak_size``^3 matmul in float32 and b
 reports executed GFLOP / (s/step) as a fraction of the peak of the step's precision. The CPU
 flags that decide bf16 speed (``avx512_bf16``, ``amx_bf16``) are printed and written to the JSON.
 """
-import argparse
 import dataclasses
 import json
 import os
@@ -58,7 +57,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 import step_flops  # noqa: E402
-from lib.errors import ArgumentParser, UserError, run_cli  # noqa: E402
+from lib.errors import ArgumentParser, UserError, positive_int, run_cli  # noqa: E402
 from lib.io.output_paths import check_output_file, write_text_atomically  # noqa: E402
 from lib.train.config import TrainConfig  # noqa: E402
 from lib.train.teco_step import build  # noqa: E402
@@ -178,18 +177,6 @@ def run_group(model, size, steps, device, precisions, vgg="standin"):
         })
         runner.close()
     return results
-
-
-def positive_int(text):
-    """argparse type: an integer of at least 1 (0 steps would report NaN, a 0-size matmul
-    divide by zero)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def main(argv=None):

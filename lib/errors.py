@@ -39,3 +39,25 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UserError(f"{self.prog}: {message}")
+
+
+def whole_number(text, least):
+    """An argparse value that must be an integer of at least ``least`` (a count of steps, frames or
+    repetitions: 0 would report NaN or divide by zero, a negative one makes no sense)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+    return value
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    return whole_number(text, 1)
+
+
+def count_or_zero(text):
+    """argparse type: an integer >= 0."""
+    return whole_number(text, 0)
