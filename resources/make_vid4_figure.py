@@ -12,7 +12,6 @@ as smooth slanted lines.
 
 Each results folder holds ``<scene>/output_*.png`` as ``runGan.py 1`` / main.py write them.
 """
-import argparse
 import os
 import sys
 
@@ -20,10 +19,13 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # before TensorFlow loads: no C++ notices
 
 from lib.infer.demo import bicubic_x4, label_panel                           # noqa: E402
-from lib.errors import UserError, run_cli                            # noqa: E402
-from lib.io.frame_io import list_frames, read_image_rgb8, write_image_rgb8   # noqa: E402
+from lib.errors import ArgumentParser, UserError, run_cli                   # noqa: E402
+from lib.io.frame_io import (list_frames, read_image_rgb8,                  # noqa: E402
+                             write_image_rgb8_atomic)
+from lib.io.output_paths import check_output_file                           # noqa: E402
 
 # (scene, frame index, top, left) of a 160x160 HR crop with fine detail in each scene
 CROPS = [("calendar", 20, 250, 300), ("city", 20, 200, 250), ("foliage", 20, 180, 300),
@@ -43,8 +45,22 @@ def frame(folder, index):
     return read_image_rgb8(frames[index])
 
 
+def parse_results(entries):
+    """``--results NAME=DIR`` entries as (name, folder) pairs; one error line for a bad one."""
+    if not entries:
+        raise UserError("give at least one --results NAME=DIR")
+    methods = []
+    for entry in entries:
+        name, sep, folder = entry.partition("=")
+        if not sep or not name or not folder:
+            raise UserError(f"--results '{entry}' is not NAME=DIR (e.g. "
+                            "TecoGAN=eval_vid4/TecoGAN_ours)")
+        methods.append((name, folder))
+    return methods
+
+
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lr_root", required=True)
     parser.add_argument("--hr_root", required=True)
     parser.add_argument("--results", action="append", default=[], metavar="NAME=DIR")
@@ -52,9 +68,11 @@ def main(argv):
     parser.add_argument("--profile_output",
                         default=os.path.join(HERE, "vid4_temporal_profiles.png"))
     args = parser.parse_args(argv[1:])
-    methods = [r.split("=", 1) for r in args.results]
-    if not methods or any(len(m) != 2 for m in methods):
-        raise UserError("give at least one --results NAME=DIR")
+    methods = parse_results(args.results)
+    # the figures replace the README's (that is what this script is for), but a folder, a missing
+    # folder or an unwritable place is said now, not after every frame has been read
+    check_output_file(args.output, "--output", overwrite=True)
+    check_output_file(args.profile_output, "--profile_output", overwrite=True)
     rows = []
     for scene, index, top, left in CROPS:
         lr = frame(os.path.join(args.lr_root, scene), index)
@@ -69,10 +87,10 @@ def main(argv):
             row.append(np.full((SIZE, 4, 3), 255, np.uint8))
         rows.append(np.concatenate(row[:-1], axis=1))
         rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
-    write_image_rgb8(args.output, np.concatenate(rows[:-1], axis=0))
+    write_image_rgb8_atomic(args.output, np.concatenate(rows[:-1], axis=0))
     print(f"wrote {args.output}")
     profiles = temporal_profile_rows(args, methods)
-    write_image_rgb8(args.profile_output, profiles)
+    write_image_rgb8_atomic(args.profile_output, profiles)
     print(f"wrote {args.profile_output}")
     return 0
 

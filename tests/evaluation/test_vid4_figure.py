@@ -31,3 +31,40 @@ def test_profile_stacks_the_middle_row_of_each_frame_over_time():
         block = out[t * stretch:(t + 1) * stretch]
         assert (block[:, 3] == 200).all()
         assert (np.delete(block, 3, axis=1) == 10 * t + 1).all()
+
+
+def _run(args):
+    import subprocess
+    import sys
+    path = os.path.join(REPO_ROOT, "resources", "make_vid4_figure.py")
+    return subprocess.run([sys.executable, path] + args, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_results_entry_without_name_or_folder_is_named():
+    fig = _module()
+    assert fig.parse_results(["TecoGAN=a/b", "x=y=z"]) == [("TecoGAN", "a/b"), ("x", "y=z")]
+    for bad in ("bad", "=dir", "name="):
+        try:
+            fig.parse_results([bad])
+        except fig.UserError as err:
+            assert f"'{bad}' is not NAME=DIR" in str(err)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
+
+
+def test_bad_output_paths_are_one_error_line_before_any_frame_is_read(tmp_path):
+    """A folder as --output, or a missing folder for --profile_output: said first (the input
+    roots here do not exist, so reading any frame would give another error)."""
+    good = str(tmp_path / "fig.png")
+    for args, flag in (([f"--output={tmp_path}", f"--profile_output={good}"], "--output"),
+                       ([f"--output={good}", f"--profile_output={tmp_path}/no/p.png"],
+                        "--profile_output")):
+        done = _run(["--lr_root", "/nonexistent", "--hr_root", "/nonexistent",
+                     "--results", "x=/nonexistent"] + args)
+        assert done.returncode == 2, done.stderr
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:") and flag in lines[0], \
+            done.stderr
+        assert "Traceback" not in done.stderr
+    assert sorted(os.listdir(tmp_path)) == []
