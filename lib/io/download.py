@@ -216,25 +216,28 @@ def move_aside(path):
     return candidate
 
 
+def _refuse_moved_aside(partial, url, dest, why, moved="The received data was"):
+    """Move the refused ``partial`` aside (a later run, perhaps from another mirror, must start
+    from nothing instead of resuming it) and raise the DownloadError saying so."""
+    aside = move_aside(partial)
+    raise DownloadError(
+        f"{why}. {moved} moved to '{aside}' (never resumed; delete it when done); check the "
+        "URL/mirror and run again to download afresh.", url=url, dest=dest)
+
+
 def _verify(partial, url, dest, size, sha256):
     """The SHA-256 of the complete ``partial``; a refused one is moved aside (a later run,
     perhaps from another mirror, must start from nothing instead of resuming it)."""
     got = os.path.getsize(partial)
     if size is not None and got != size:
-        aside = move_aside(partial)
-        raise DownloadError(
-            f"{url} gave {got:,} bytes but {os.path.basename(dest)} must have {size:,} bytes: "
-            f"refused (wrong file, or a mirror with another version). The received data was "
-            f"moved to '{aside}' (never resumed; delete it when done); check the URL/mirror and "
-            "run again to download afresh.", url=url, dest=dest)
+        _refuse_moved_aside(
+            partial, url, dest, f"{url} gave {got:,} bytes but {os.path.basename(dest)} must "
+            f"have {size:,} bytes: refused (wrong file, or a mirror with another version)")
     digest = sha256_file(partial)
     if sha256 and digest != sha256.lower():
-        aside = move_aside(partial)
-        raise DownloadError(
-            f"{url}: SHA-256 {digest} differs from the recorded {sha256} for "
-            f"{os.path.basename(dest)}: refused. The data was moved to '{aside}' (never "
-            "resumed; delete it when done); check the URL/mirror and run again to download "
-            "afresh.", url=url, dest=dest)
+        _refuse_moved_aside(
+            partial, url, dest, f"{url}: SHA-256 {digest} differs from the recorded {sha256} "
+            f"for {os.path.basename(dest)}: refused", moved="The data was")
     return digest
 
 
@@ -328,12 +331,10 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
             if bar is not None:
                 bar.close()
         if too_long:
-            aside = move_aside(partial)
-            raise DownloadError(
-                f"{url} sent more than the {limit:,} bytes {name} must have: refused (wrong "
-                f"file, or a mirror with another version). The first bytes received were moved "
-                f"to '{aside}' (never resumed; delete it when done); check the URL/mirror and "
-                "run again to download afresh.", url=url, dest=dest)
+            _refuse_moved_aside(
+                partial, url, dest, f"{url} sent more than the {limit:,} bytes {name} must "
+                "have: refused (wrong file, or a mirror with another version)",
+                moved="The first bytes received were")
         got = os.path.getsize(partial)
         if interrupted is None and expected_total is not None and got < expected_total:
             interrupted = f"connection closed after {got:,} of {expected_total:,} bytes"
