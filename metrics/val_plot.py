@@ -74,6 +74,8 @@ def plot(result, path):
     for ax in (lpips_ax, trade_ax):
         ax.grid(alpha=0.3)
     fig.tight_layout()
+    # The folder is made here, not when --plot is checked: a run refused later leaves nothing.
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with atomic_file(path, "wb", fsync=False) as handle:
         fig.savefig(handle, format="png", dpi=100)
     plt.close(fig)
@@ -89,6 +91,4 @@ def check_plot_path(path):
         raise UserError(f"--plot '{path}': give a .png file name")
     if os.path.isdir(path):
         raise UserError(f"--plot '{path}' is a folder; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    check_writable_folder(folder, "--plot")
-    os.makedirs(folder, exist_ok=True)      # drawn at the end: the folder must be there by then
+    check_writable_folder(os.path.dirname(os.path.abspath(path)), "--plot")

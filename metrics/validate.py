@@ -369,9 +369,7 @@ def check_json_path(path):
         raise UserError("--json is empty")
     if os.path.isdir(path):
         raise UserError(f"--json '{path}' is a folder; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    check_writable_folder(folder, "--json")
-    os.makedirs(folder, exist_ok=True)      # written at the end: the folder must be there by then
+    check_writable_folder(os.path.dirname(os.path.abspath(path)), "--json")
 
 
 def load_scoring(scenes, lpips_mode):
@@ -480,6 +478,8 @@ def write_json(path, result):
     """``result`` as strict JSON, replacing ``path`` whole (a watch rewrites it after every
     checkpoint; an interruption leaves the previous version)."""
     from lib.io.atomic import write_text
+    # The folder is made here, not when --json is checked: a run refused later leaves nothing.
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_text(path, json.dumps(no_nan(result), indent=1), fsync=False)
 
 

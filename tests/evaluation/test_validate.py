@@ -458,6 +458,16 @@ def test_json_and_plot_go_into_folders_made_for_them(tmp_path):
     assert drawing.stat().st_size > 10_000
 
 
+def test_a_refused_run_makes_no_folder_for_json_or_plot(tmp_path):
+    """The folders of --json and --plot are made when the file is written: a run refused after
+    those flags were checked (here a missing --from_json file) leaves nothing behind."""
+    from lib.errors import UserError
+    out, drawing = tmp_path / "new" / "deeper" / "out.json", tmp_path / "figs" / "curve.png"
+    with pytest.raises(UserError, match="does not exist"):
+        validate("--from_json", tmp_path / "absent.json", "--json", out, "--plot", drawing)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_a_rule_whose_metric_was_not_computed_says_so(tmp_path, capsys):
     numbers, out = tmp_path / "a.json", tmp_path / "out.json"
     numbers.write_text(json.dumps(_numbers(["bicubic", "run/model_ema-100"],
