@@ -28,7 +28,7 @@ from tqdm import tqdm
 from lib.errors import UserError
 from lib.infer.prepare import check_num_resblock, check_tile, prepare_inference
 from lib.infer.recurrent import RecurrentUpscaler, warmup_order
-from lib.infer.tiling import choose_tile
+from lib.infer.tiling import choose_tile, costly_tile_warning
 from lib.interrupts import handle_interrupts, raise_if_interrupted
 from lib.io.background import BackgroundWriter, prefetch
 from lib.logging_utils import log_only, tee_stdout
@@ -83,6 +83,9 @@ def make_upscaler(config, generator, fnet, height, width):
         tile = choose_tile(height, width, generator.num_resblock, fast=config.fast_path)
     upscaler = RecurrentUpscaler(generator, fnet, height, width, tile=max(tile, 0),
                                  fast=config.fast_path, precision=config.precision)
+    warning = costly_tile_warning(upscaler.tiles) if config.tile > 0 else None
+    if warning:                     # a size the user gave (the automatic one is memory's choice)
+        print(warning)
     details = [upscaler.tiles.describe()]
     if upscaler.precision != "fp32":
         details.append(f"{upscaler.precision} generator")

@@ -89,6 +89,20 @@ class TilePlan:
                 f"(core <= {self.tile}, halo {self.halo}, {self.overhead():.2f}x the frame's area)")
 
 
+def costly_tile_warning(plan, limit=4.0):
+    """A warning when a tile size the user gave recomputes more than ``limit`` times the frame's
+    area (each tile carries its halo: ``--tile 1`` on 10 blocks computes 45x45 pixels for one),
+    naming the smallest multiple of 16 that keeps it under 2x; None when the cost is fine."""
+    if plan.trivial or plan.overhead() <= limit:
+        return None
+    suggest = 16
+    while ((suggest + 2 * plan.halo) / suggest) ** 2 > 2:
+        suggest += 16
+    return (f"warning: --tile {plan.tile} computes {plan.overhead():.0f}x the frame's area (each "
+            f"tile carries a {plan.halo}-pixel halo); --tile {suggest} or more keeps it under 2x, "
+            "--tile 0 chooses the largest that fits in memory")
+
+
 def run_tiled(fn, inputs, plan, scale=4):
     """Stitch ``fn`` (LR window [1, h, w, C] -> [1, scale h, scale w, c]) over ``plan``'s tiles.
 

@@ -125,3 +125,18 @@ def test_automatic_tile_fits_the_budget():
     assert generator_bytes(plan.window_h, plan.window_w) <= budget
     assert not plan.trivial
     assert choose_tile(1080, 1920, 16) >= 0                              # from free memory
+
+
+def test_a_costly_tile_size_is_warned_with_one_that_is_not():
+    """--tile 1 on 10 blocks computes 45x45 LR pixels per output pixel: a warning names a size
+    whose recomputation stays under 2x; sizes near that get no warning."""
+    from lib.infer.tiling import costly_tile_warning
+    halo = generator_halo(10)
+    warning = costly_tile_warning(TilePlan(144, 180, 1, halo))
+    assert warning.startswith("warning: --tile 1 computes ") and "22-pixel halo" in warning
+    suggested = int(warning.split("; --tile ")[1].split()[0])
+    assert suggested % 16 == 0 and ((suggested + 2 * halo) / suggested) ** 2 <= 2
+    assert ((suggested - 16 + 2 * halo) / (suggested - 16)) ** 2 > 2      # the smallest such
+    assert costly_tile_warning(TilePlan(1080, 1920, suggested, halo)) is None
+    assert costly_tile_warning(TilePlan(144, 180, 0, halo)) is None          # untiled
+    assert costly_tile_warning(TilePlan(10, 10, 1, halo)) is None            # one tile covers it
