@@ -624,6 +624,25 @@ def _check_names(archive, entries, target):
                                       f"'{'/'.join(parts[:n])}': refused, nothing was extracted")
 
 
+def _check_reserved(archive, entries, target):
+    """Entries that would land on this project's own files are refused: a lock file (an archive
+    could block the folder, or unlock one that a run holds), the download record of ``target``,
+    or the archive being unpacked."""
+    from lib.io.folder_lock import LOCK_NAME
+    own = {MANIFEST_NAME: "this project's record of downloads"}
+    inside = os.path.relpath(os.path.abspath(archive), os.path.abspath(target))
+    if not inside.startswith(".."):
+        own[inside.replace(os.sep, "/")] = "the archive being unpacked"
+    for entry in entries:
+        if LOCK_NAME in entry.name.split("/"):
+            why = "this project's lock file name"
+        else:
+            why = own.get(entry.name.rstrip("/"))
+        if why:
+            raise ArchiveRejected(f"archive '{archive}' has an entry '{entry.name}', {why}: "
+                                  "refused, nothing was extracted")
+
+
 def _check_required(archive, entries, required):
     """Every ``(relative path, is_folder)`` in ``required`` must be in the archive: one of the
     right size but with other contents (e.g. everything one folder down) would otherwise be
@@ -738,6 +757,7 @@ def extract_archive(archive, target, overwrite=False, required=()):
             raise ArchiveRejected(f"archive '{archive}' is damaged ({err}): refused, nothing was "
                                   "extracted") from None
         _check_names(archive, entries, target)
+        _check_reserved(archive, entries, target)
         _check_required(archive, entries, required)
         refused, conflicts, todo = [], [], []
         for entry in entries:

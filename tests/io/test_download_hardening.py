@@ -482,3 +482,17 @@ def test_a_mirrors_password_is_not_shown(tmp_path):
                                    progress=False, log=messages.append)
     assert "s3cret" not in str(err.value) and "s3cret" not in "\n".join(messages)
     assert "me:***@" in str(err.value)
+
+
+@pytest.mark.parametrize("entry", [".tecogan.lock", "LR/calendar/.tecogan.lock", MANIFEST_NAME,
+                                   "a.zip"])
+def test_an_entry_on_the_projects_own_files_is_refused(tmp_path, entry):
+    """A lock file from an archive would block (or unblock) a folder; the download record and
+    the archive being unpacked are the project's own."""
+    target = tmp_path / "t"
+    target.mkdir()
+    archive = target / "a.zip"
+    archive.write_bytes(make_zip({"ok.txt": b"fine", entry: b"12345 otherhost 0"}))
+    with pytest.raises(ArchiveRejected, match=f"entry '{entry}'"):
+        extract_archive(str(archive), str(target))
+    assert files_under(target) == ["a.zip"]
