@@ -7,8 +7,8 @@ replacements for videos that had gone 404 (36 scenes that differ from the publis
 
 A video list file (``--video_list``) replaces it. Two forms are accepted:
 
-* text, one video per line: ``SOURCE START [START ...]`` - SOURCE is a URL, a bare Vimeo id
-  or a local video file (relative paths are relative to the list file); starts are separated by
+* text, one video per line: ``SOURCE START [START ...]`` - SOURCE is an http(s) URL, a bare
+  Vimeo id, a ``file://`` URL or a local video file (relative paths are relative to the list file); starts are separated by
   spaces or commas; ``#`` starts a comment; quote a path that contains spaces. An optional
   ``name=NAME`` field sets the file name.
 * JSON (``.json``), like the original dict: ``{"SOURCE": [START, ...], ...}``.
@@ -91,7 +91,7 @@ def _name_for(source):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "video"
 
 
-def _source_for(raw, base_dir):
+def _source_for(raw, base_dir, where):
     if re.fullmatch(r"\d+", raw):
         return VIMEO + raw
     scheme = urllib.parse.urlsplit(raw).scheme.lower()
@@ -99,6 +99,9 @@ def _source_for(raw, base_dir):
         return raw
     if scheme == "file":
         return urllib.request.url2pathname(urllib.parse.urlsplit(raw).path)
+    if "://" in raw:    # else ftp://host/clip.mp4 would be looked for as a local file of that name
+        raise UserError(f"{where}: '{raw}': only http(s):// and file:// addresses are fetched; "
+                        "download it yourself and list the local file")
     path = os.path.expanduser(raw)
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
 
@@ -224,7 +227,7 @@ def read_video_list(path):
             raise UserError(f"{where}: two videos would both be saved as '{name}' (also "
                             f"{seen[name]}); add name=OTHER to one of the lines")
         seen[name] = where
-        videos.append(Video(name, _source_for(raw, base_dir), starts))
+        videos.append(Video(name, _source_for(raw, base_dir, where), starts))
     return videos
 
 

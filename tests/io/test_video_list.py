@@ -65,3 +65,19 @@ def test_written_lists_read_back_unchanged(tmp_path):
     with pytest.raises(UserError, match="both kinds of quotes"):
         write_video_list([Video("x", "/tmp/a'b\".mp4", [0])], str(tmp_path / "other.txt"))
     assert not (tmp_path / "other.txt").exists()
+
+
+@pytest.mark.parametrize("name, text", [("ftp.txt", "ftp://host/clip.mp4 0\n"),
+                                        ("rtsp.json", '{"rtsp://cam/live": [0]}')])
+def test_addresses_that_are_not_fetched_are_refused_not_taken_for_files(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(UserError, match="only http\\(s\\):// and file:// addresses are fetched"):
+        read_video_list(str(path))
+
+
+def test_file_urls_and_http_urls_are_read(tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_text("file:///data/a%20b.mp4 0\nhttps://example.org/c.mp4 4\n")
+    assert [v.source for v in read_video_list(str(path))] == ["/data/a b.mp4",
+                                                              "https://example.org/c.mp4"]
