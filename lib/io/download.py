@@ -28,6 +28,7 @@ import stat
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,6 +44,11 @@ PARTIAL_SUFFIX = ".partial"
 REJECTED_SUFFIX = ".rejected"
 USER_AGENT = "TecoGAN-TF2-downloader/1.0 (+urllib)"
 CHUNK = 1 << 20
+# A connection that delivers less than SLOW_BYTES_PER_S on average over SLOW_SECONDS counts as
+# interrupted (retried, resumable), as one that sends nothing for the socket timeout does: a
+# server trickling a byte every few seconds would otherwise hold the download forever.
+SLOW_SECONDS = 120
+SLOW_BYTES_PER_S = 1024
 
 
 class ArchiveRejected(UserError):
@@ -125,7 +131,10 @@ class _Stream:
         self.fileobj, self.start, self.total = fileobj, start, total
 
     def read(self, n):
-        return self.fileobj.read(n)
+        # what has arrived, up to n bytes: a plain read(n) would wait for all n, so a server
+        # trickling a byte now and then could never be seen to be too slow
+        read1 = getattr(self.fileobj, "read1", None)
+        return read1(n) if read1 is not None else self.fileobj.read(n)
 
     def close(self):
         self.fileobj.close()
@@ -300,6 +309,7 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
         too_long, written = False, offset
         bar = _progress_bar(expected_total or size, offset, name, progress)
         interrupted = None
+        window_start, window_bytes = time.monotonic(), 0
         try:
             with open(partial, "ab" if offset else "wb") as out:
                 out.truncate(offset)
@@ -318,6 +328,14 @@ def download_file(url, dest, size=None, sha256=None, progress=True, retries=3, t
                     written += len(block)
                     if bar is not None:
                         bar.update(len(block))
+                    window_bytes += len(block)
+                    elapsed = time.monotonic() - window_start
+                    if elapsed >= SLOW_SECONDS:
+                        if window_bytes < SLOW_BYTES_PER_S * elapsed:
+                            interrupted = (f"{window_bytes:,} bytes in {elapsed:.0f} s, slower "
+                                           f"than {SLOW_BYTES_PER_S:,} bytes/s")
+                            break
+                        window_start, window_bytes = time.monotonic(), 0
         except OSError as err:
             if not is_disk_full(err):
                 raise

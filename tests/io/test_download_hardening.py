@@ -363,6 +363,53 @@ def test_a_short_file_without_content_length_is_moved_aside(tmp_path):
     assert not (tmp_path / "w.zip.partial").exists()
 
 
+class _TrickleServer(_RawServer):
+    """Announces ``size`` bytes, then sends one every ``pause`` seconds."""
+
+    def __init__(self, size, pause):
+        super().__init__(None)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                try:
+                    for _ in range(size):
+                        if outer.stop.wait(pause):
+                            return
+                        self.wfile.write(b"t")
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.stop = threading.Event()
+        self.httpd.RequestHandlerClass = Handler
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        super().__exit__(*exc)
+
+
+def test_a_trickling_server_counts_as_an_interruption_and_the_bytes_are_kept(tmp_path,
+                                                                             monkeypatch):
+    """A byte now and then never trips the socket timeout: an average below SLOW_BYTES_PER_S
+    over SLOW_SECONDS does (scaled down here), retried and then resumable, not endless."""
+    monkeypatch.setattr(download_mod, "SLOW_SECONDS", 0.4)
+    monkeypatch.setattr(download_mod, "SLOW_BYTES_PER_S", 200)
+    dest = tmp_path / "f.zip"
+    with _TrickleServer(10_000, 0.02) as url:
+        with pytest.raises(DownloadError, match="slower than 200 bytes/s") as err:
+            download_file(url, str(dest), size=10_000, progress=False, retries=1)
+    kept = (tmp_path / "f.zip.partial").read_bytes()
+    assert 0 < len(kept) < 10_000 and set(kept) == {ord("t")}
+    assert "run again to resume" in str(err.value) and not dest.exists()
+
+
 # ----------------------------------------------------------------------------- F8: links
 
 def test_a_users_dangling_link_is_a_conflict_not_a_bad_archive(tmp_path, monkeypatch):
