@@ -300,15 +300,8 @@ class _RawServer:
                 pass
 
             def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/zip")
-                self.end_headers()
                 try:
-                    if outer.body is not None:
-                        self.wfile.write(outer.body)
-                        return
-                    for _ in range(10_000):                   # 10 GB, were it all read
-                        self.wfile.write(b"z" * (1 << 20))
+                    outer.respond(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -316,6 +309,16 @@ class _RawServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def respond(self, handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/zip")
+        handler.end_headers()
+        if self.body is not None:
+            handler.wfile.write(self.body)
+            return
+        for _ in range(10_000):                   # 10 GB, were it all read
+            handler.wfile.write(b"z" * (1 << 20))
 
     def __enter__(self):
         self.thread.start()
@@ -368,27 +371,17 @@ class _TrickleServer(_RawServer):
 
     def __init__(self, size, pause):
         super().__init__(None)
-        outer = self
+        self.size, self.pause, self.stop = size, pause, threading.Event()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", str(size))
-                self.end_headers()
-                try:
-                    for _ in range(size):
-                        if outer.stop.wait(pause):
-                            return
-                        self.wfile.write(b"t")
-                        self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self.stop = threading.Event()
-        self.httpd.RequestHandlerClass = Handler
+    def respond(self, handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(self.size))
+        handler.end_headers()
+        for _ in range(self.size):
+            if self.stop.wait(self.pause):
+                return
+            handler.wfile.write(b"t")
+            handler.wfile.flush()
 
     def __exit__(self, *exc):
         self.stop.set()
